@@ -1,0 +1,21 @@
+//! # runnel-log: the storage layer
+//!
+//! A partition's data is a directory of segments. Each segment is a `.log` file holding record
+//! batches exactly as producers sent them (offsets and leader epoch stamped by the broker, CRC
+//! checked), a sparse offset index (`.index`) and a time index (`.timeindex`). This crate knows
+//! nothing of networking: the broker hands it batch bytes and asks for byte ranges back.
+//!
+//! Layout:
+//! - [`batch`]: the v2 record-batch header, parsed and stamped in place.
+//! - [`config`]: per-log settings with Kafka's topic-config names.
+//! - [`log`]: the [`Log`] type: append, read, roll, flush, recovery, retention, compaction.
+//! - [`error`]: [`LogError`], which the broker maps onto Kafka error codes in one place.
+
+pub mod batch;
+pub mod config;
+pub mod error;
+pub mod log;
+
+pub use config::{CleanupPolicy, LogConfig, TimestampType};
+pub use error::LogError;
+pub use log::{AppendInfo, AppendOptions, Log, ReadResult};
