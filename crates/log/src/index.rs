@@ -16,7 +16,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub(crate) const OFFSET_ENTRY_BYTES: usize = 8;
 pub(crate) const TIME_ENTRY_BYTES: usize = 12;
@@ -24,7 +24,6 @@ pub(crate) const TIME_ENTRY_BYTES: usize = 12;
 /// An index file plus its entries in memory.
 #[derive(Debug)]
 pub(crate) struct Index<E> {
-    path: PathBuf,
     file: File,
     entries: Vec<E>,
 }
@@ -99,7 +98,7 @@ impl<E: Entry> Index<E> {
             return Ok(None);
         }
         let entries = bytes.chunks_exact(E::SIZE_BYTES).map(E::decode).collect();
-        Ok(Some(Index { path: path.to_path_buf(), file, entries }))
+        Ok(Some(Index { file, entries }))
     }
 
     /// Creates (or overwrites) the index file with exactly `entries`.
@@ -108,19 +107,19 @@ impl<E: Entry> Index<E> {
         for e in &entries {
             e.encode(&mut bytes);
         }
-        let mut file = OpenOptions::new().create(true).truncate(true).write(true).open(path)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(path)?;
         file.write_all(&bytes)?;
         drop(file);
         let file = OpenOptions::new().read(true).append(true).open(path)?;
-        Ok(Index { path: path.to_path_buf(), file, entries })
+        Ok(Index { file, entries })
     }
 
     pub fn entries(&self) -> &[E] {
         &self.entries
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Appends entries (to memory and file) with one write.
@@ -155,16 +154,22 @@ impl<E: Entry> Index<E> {
 impl OffsetIndex {
     /// The last entry whose relative offset is `<= relative_offset`.
     pub fn lookup(&self, relative_offset: u32) -> Option<OffsetEntry> {
-        let n = self.entries.partition_point(|e| e.relative_offset <= relative_offset);
+        let n = self
+            .entries
+            .partition_point(|e| e.relative_offset <= relative_offset);
         n.checked_sub(1).map(|i| self.entries[i])
     }
 
     /// Checks what recovery can check cheaply: strictly increasing offsets and positions, all
     /// positions inside a log of `log_size_bytes`.
     pub fn is_sane(&self, log_size_bytes: u64) -> bool {
-        self.entries.windows(2).all(|w| {
-            w[0].relative_offset < w[1].relative_offset && w[0].position < w[1].position
-        }) && self.entries.iter().all(|e| (e.position as u64) < log_size_bytes)
+        self.entries
+            .windows(2)
+            .all(|w| w[0].relative_offset < w[1].relative_offset && w[0].position < w[1].position)
+            && self
+                .entries
+                .iter()
+                .all(|e| (e.position as u64) < log_size_bytes)
     }
 }
 
@@ -173,7 +178,9 @@ impl TimeIndex {
     /// older than `timestamp_ms`, so a search for the first record `>= timestamp_ms` can start
     /// at that batch.
     pub fn last_before(&self, timestamp_ms: i64) -> Option<TimeEntry> {
-        let n = self.entries.partition_point(|e| e.timestamp_ms < timestamp_ms);
+        let n = self
+            .entries
+            .partition_point(|e| e.timestamp_ms < timestamp_ms);
         n.checked_sub(1).map(|i| self.entries[i])
     }
 
@@ -182,7 +189,10 @@ impl TimeIndex {
     pub fn is_sane(&self, max_relative_offset: u32) -> bool {
         self.entries.windows(2).all(|w| {
             w[0].timestamp_ms <= w[1].timestamp_ms && w[0].relative_offset < w[1].relative_offset
-        }) && self.entries.iter().all(|e| e.relative_offset <= max_relative_offset)
+        }) && self
+            .entries
+            .iter()
+            .all(|e| e.relative_offset <= max_relative_offset)
     }
 }
 
@@ -197,8 +207,14 @@ mod tests {
         let mut idx = OffsetIndex::write_new(&path, vec![]).unwrap();
         let mut scratch = Vec::new();
         let new = [
-            OffsetEntry { relative_offset: 10, position: 100 },
-            OffsetEntry { relative_offset: 20, position: 200 },
+            OffsetEntry {
+                relative_offset: 10,
+                position: 100,
+            },
+            OffsetEntry {
+                relative_offset: 20,
+                position: 200,
+            },
         ];
         idx.append(&new, &mut scratch).unwrap();
         let loaded = OffsetIndex::load(&path).unwrap().unwrap();
@@ -216,13 +232,18 @@ mod tests {
         let path = dir.path().join("x.timeindex");
         std::fs::write(&path, [0u8; 13]).unwrap();
         assert!(TimeIndex::load(&path).unwrap().is_none());
-        assert!(TimeIndex::load(&dir.path().join("missing")).unwrap().is_none());
+        assert!(TimeIndex::load(&dir.path().join("missing"))
+            .unwrap()
+            .is_none());
     }
 
     #[test]
     fn time_index_finds_last_entry_strictly_before_a_timestamp() {
         let dir = tempfile::tempdir().unwrap();
-        let e = |t, o| TimeEntry { timestamp_ms: t, relative_offset: o };
+        let e = |t, o| TimeEntry {
+            timestamp_ms: t,
+            relative_offset: o,
+        };
         let idx = TimeIndex::write_new(&dir.path().join("t"), vec![e(10, 1), e(20, 5)]).unwrap();
         assert_eq!(idx.last_before(10), None);
         assert_eq!(idx.last_before(11), Some(e(10, 1)));

@@ -52,8 +52,8 @@ pub(crate) fn load(dir: &Path, config: &LogConfig) -> io::Result<Loaded> {
             fs::remove_file(entry.path())?;
         } else if let Some(base) = parse_segment_name(&name, LOG_EXT) {
             bases.push(base);
-        } else if let Some(base) =
-            parse_segment_name(&name, INDEX_EXT).or_else(|| parse_segment_name(&name, TIME_INDEX_EXT))
+        } else if let Some(base) = parse_segment_name(&name, INDEX_EXT)
+            .or_else(|| parse_segment_name(&name, TIME_INDEX_EXT))
         {
             index_files.push((base, entry.path()));
         }
@@ -69,17 +69,29 @@ pub(crate) fn load(dir: &Path, config: &LogConfig) -> io::Result<Loaded> {
     let mut segments = Vec::with_capacity(bases.len().max(1));
     for (i, &base) in bases.iter().enumerate() {
         let active = i + 1 == bases.len();
-        segments.push(Segment::open(dir, base, active, config.index_interval_bytes)?);
+        segments.push(Segment::open(
+            dir,
+            base,
+            active,
+            config.index_interval_bytes,
+        )?);
     }
     if segments.is_empty() {
         segments.push(Segment::create(dir, stored_start.unwrap_or(0).max(0))?);
     }
     let first_base = segments[0].base_offset;
     let log_end_offset = segments.last().map_or(first_base, |s| s.next_offset);
-    let log_start_offset = stored_start.unwrap_or(first_base).clamp(first_base, log_end_offset);
-    let cleaner_checkpoint =
-        read_offset_file(dir, CLEANER_CHECKPOINT_FILE)?.unwrap_or(log_start_offset).clamp(0, log_end_offset);
-    Ok(Loaded { segments, log_start_offset, cleaner_checkpoint })
+    let log_start_offset = stored_start
+        .unwrap_or(first_base)
+        .clamp(first_base, log_end_offset);
+    let cleaner_checkpoint = read_offset_file(dir, CLEANER_CHECKPOINT_FILE)?
+        .unwrap_or(log_start_offset)
+        .clamp(0, log_end_offset);
+    Ok(Loaded {
+        segments,
+        log_start_offset,
+        cleaner_checkpoint,
+    })
 }
 
 /// Reads a checkpoint file holding one decimal offset; `None` if missing or unparsable
@@ -120,11 +132,23 @@ mod tests {
 
     #[test]
     fn only_twenty_digit_names_are_segments() {
-        assert_eq!(parse_segment_name("00000000000000000042.log", LOG_EXT), Some(42));
+        assert_eq!(
+            parse_segment_name("00000000000000000042.log", LOG_EXT),
+            Some(42)
+        );
         assert_eq!(parse_segment_name("42.log", LOG_EXT), None);
-        assert_eq!(parse_segment_name("00000000000000000042.log.cleaned", LOG_EXT), None);
-        assert_eq!(parse_segment_name("00000000000000000042.index", INDEX_EXT), Some(42));
-        assert_eq!(parse_segment_name("0000000000000000004x.log", LOG_EXT), None);
+        assert_eq!(
+            parse_segment_name("00000000000000000042.log.cleaned", LOG_EXT),
+            None
+        );
+        assert_eq!(
+            parse_segment_name("00000000000000000042.index", INDEX_EXT),
+            Some(42)
+        );
+        assert_eq!(
+            parse_segment_name("0000000000000000004x.log", LOG_EXT),
+            None
+        );
     }
 
     #[test]

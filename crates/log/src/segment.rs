@@ -40,17 +40,24 @@ pub(crate) fn validate_stored(bytes: &[u8], header: &BatchHeader) -> Result<(), 
     structure_ok(header)?;
     let actual = batch::compute_crc(bytes);
     if actual != header.crc {
-        return Err(BatchError::CrcMismatch { expected: header.crc, actual });
+        return Err(BatchError::CrcMismatch {
+            expected: header.crc,
+            actual,
+        });
     }
     Ok(())
 }
 
 fn structure_ok(header: &BatchHeader) -> Result<(), BatchError> {
     if header.records_count < 0 || header.last_offset_delta < 0 {
-        return Err(BatchError::Invalid { reason: "negative record count or offset delta" });
+        return Err(BatchError::Invalid {
+            reason: "negative record count or offset delta",
+        });
     }
     if header.records_count as i64 > header.last_offset_delta as i64 + 1 {
-        return Err(BatchError::Invalid { reason: "more records than offsets" });
+        return Err(BatchError::Invalid {
+            reason: "more records than offsets",
+        });
     }
     Ok(())
 }
@@ -101,7 +108,11 @@ impl Segment {
     /// Creates an empty segment, replacing any files of the same name.
     pub fn create(dir: &Path, base_offset: i64) -> io::Result<Segment> {
         let log_path = segment_path(dir, base_offset, LOG_EXT);
-        OpenOptions::new().create(true).truncate(true).write(true).open(&log_path)?;
+        OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&log_path)?;
         let file = OpenOptions::new().read(true).append(true).open(&log_path)?;
         Ok(Segment {
             base_offset,
@@ -109,8 +120,14 @@ impl Segment {
             file,
             size_bytes: 0,
             next_offset: base_offset,
-            offset_index: OffsetIndex::write_new(&segment_path(dir, base_offset, INDEX_EXT), vec![])?,
-            time_index: TimeIndex::write_new(&segment_path(dir, base_offset, TIME_INDEX_EXT), vec![])?,
+            offset_index: OffsetIndex::write_new(
+                &segment_path(dir, base_offset, INDEX_EXT),
+                vec![],
+            )?,
+            time_index: TimeIndex::write_new(
+                &segment_path(dir, base_offset, TIME_INDEX_EXT),
+                vec![],
+            )?,
             max_timestamp_ms: None,
             bytes_since_index: 0,
             first_append_ms: None,
@@ -122,7 +139,12 @@ impl Segment {
     /// checks and its indexes rebuilt; a closed segment keeps its indexes if they pass the sanity
     /// checks and only the part after the last index entry is scanned (headers only). Either way
     /// the file is truncated at the first torn or corrupt batch found.
-    pub fn open(dir: &Path, base_offset: i64, active: bool, interval_bytes: usize) -> io::Result<Segment> {
+    pub fn open(
+        dir: &Path,
+        base_offset: i64,
+        active: bool,
+        interval_bytes: usize,
+    ) -> io::Result<Segment> {
         let log_path = segment_path(dir, base_offset, LOG_EXT);
         let file = OpenOptions::new().read(true).append(true).open(&log_path)?;
         let size_bytes = file.metadata()?.len();
@@ -131,7 +153,10 @@ impl Segment {
         let loaded = if active {
             None
         } else {
-            match (OffsetIndex::load(&index_path)?, TimeIndex::load(&time_path)?) {
+            match (
+                OffsetIndex::load(&index_path)?,
+                TimeIndex::load(&time_path)?,
+            ) {
                 (Some(o), Some(t)) if indexes_agree(&o, &t, size_bytes) => Some((o, t)),
                 _ => None,
             }
@@ -140,7 +165,10 @@ impl Segment {
         let (offset_index, time_index) = match loaded {
             Some(pair) => pair,
             // Placeholders, replaced below once the scan has produced the entries.
-            None => (OffsetIndex::write_new(&index_path, vec![])?, TimeIndex::write_new(&time_path, vec![])?),
+            None => (
+                OffsetIndex::write_new(&index_path, vec![])?,
+                TimeIndex::write_new(&time_path, vec![])?,
+            ),
         };
         let mut seg = Segment {
             base_offset,
@@ -158,7 +186,8 @@ impl Segment {
         let mut pending = PendingEntries::default();
         if !rebuild {
             let start = seg.resume_from_last_entry();
-            let entry_ok = start == 0 || matches!(seg.header_at(start), Ok(Some(h)) if h.base_offset == seg.next_offset);
+            let entry_ok = start == 0
+                || matches!(seg.header_at(start), Ok(Some(h)) if h.base_offset == seg.next_offset);
             if !entry_ok {
                 tracing::warn!(segment = %log_path.display(), "last index entry does not match the log; rebuilding indexes");
                 return Self::rebuild_after_failed_load(dir, base_offset, interval_bytes);
@@ -183,7 +212,8 @@ impl Segment {
             if let Some(s) = seg.scan(0, active, interval_bytes, &mut pending)? {
                 seg.cut_tail(&log_path, s)?;
             }
-            seg.offset_index = OffsetIndex::write_new(&index_path, std::mem::take(&mut pending.offsets))?;
+            seg.offset_index =
+                OffsetIndex::write_new(&index_path, std::mem::take(&mut pending.offsets))?;
             seg.time_index = TimeIndex::write_new(&time_path, std::mem::take(&mut pending.times))?;
         }
         if seg.size_bytes > 0 {
@@ -192,7 +222,11 @@ impl Segment {
         Ok(seg)
     }
 
-    fn rebuild_after_failed_load(dir: &Path, base_offset: i64, interval_bytes: usize) -> io::Result<Segment> {
+    fn rebuild_after_failed_load(
+        dir: &Path,
+        base_offset: i64,
+        interval_bytes: usize,
+    ) -> io::Result<Segment> {
         let _ = std::fs::remove_file(segment_path(dir, base_offset, INDEX_EXT));
         Self::open(dir, base_offset, false, interval_bytes)
     }
@@ -210,7 +244,10 @@ impl Segment {
     /// resume scanning from (0 with no entries).
     fn resume_from_last_entry(&mut self) -> u64 {
         self.bytes_since_index = 0;
-        match (self.offset_index.entries().last(), self.time_index.entries().last()) {
+        match (
+            self.offset_index.entries().last(),
+            self.time_index.entries().last(),
+        ) {
             (Some(o), Some(t)) => {
                 self.next_offset = self.base_offset + o.relative_offset as i64;
                 self.max_timestamp_ms = Some(t.timestamp_ms);
@@ -226,15 +263,28 @@ impl Segment {
 
     /// Walks batches from `start` to the end of the file, updating offsets, max timestamp and
     /// index entries. Returns where it had to stop early, if it did.
-    fn scan(&mut self, start: u64, verify_crc: bool, interval_bytes: usize, pending: &mut PendingEntries)
-        -> io::Result<Option<ScanStop>> {
+    fn scan(
+        &mut self,
+        start: u64,
+        verify_crc: bool,
+        interval_bytes: usize,
+        pending: &mut PendingEntries,
+    ) -> io::Result<Option<ScanStop>> {
         let mut pos = start;
         let mut buf = Vec::new();
         let end = self.size_bytes;
         while pos < end {
-            let stop = |reason: String| Ok(Some(ScanStop { position: pos, reason }));
+            let stop = |reason: String| {
+                Ok(Some(ScanStop {
+                    position: pos,
+                    reason,
+                }))
+            };
             if end - pos < HEADER_SIZE_BYTES as u64 {
-                return stop(format!("{} trailing bytes, less than a batch header", end - pos));
+                return stop(format!(
+                    "{} trailing bytes, less than a batch header",
+                    end - pos
+                ));
             }
             let mut head = [0u8; HEADER_SIZE_BYTES];
             self.file.read_exact_at(&mut head, pos)?;
@@ -244,7 +294,10 @@ impl Segment {
             };
             let total = header.total_size_bytes() as u64;
             if total > end - pos {
-                return stop(format!("batch of {total} bytes but only {} left in the file", end - pos));
+                return stop(format!(
+                    "batch of {total} bytes but only {} left in the file",
+                    end - pos
+                ));
             }
             if let Err(e) = self.check_placement(pos, &header) {
                 return stop(e);
@@ -269,32 +322,58 @@ impl Segment {
     /// the u32 positions. The base offset is outside the CRC, so this is the only check on it.
     fn check_placement(&self, pos: u64, header: &BatchHeader) -> Result<(), String> {
         if header.base_offset < self.next_offset {
-            return Err(format!("base offset {} below expected {}", header.base_offset, self.next_offset));
+            return Err(format!(
+                "base offset {} below expected {}",
+                header.base_offset, self.next_offset
+            ));
         }
         if header.last_offset() - self.base_offset > u32::MAX as i64 || pos > u32::MAX as u64 {
-            return Err(format!("batch at offset {} position {pos} does not fit the index", header.base_offset));
+            return Err(format!(
+                "batch at offset {} position {pos} does not fit the index",
+                header.base_offset
+            ));
         }
         Ok(())
     }
 
     /// Accounts one batch at `pos` (appended or scanned): index entries every
     /// `interval_bytes`, running max timestamp, next offset.
-    pub fn track(&mut self, pos: u64, header: &BatchHeader, interval_bytes: usize, pending: &mut PendingEntries) {
+    pub fn track(
+        &mut self,
+        pos: u64,
+        header: &BatchHeader,
+        interval_bytes: usize,
+        pending: &mut PendingEntries,
+    ) {
         if let Some(max_ts) = self.max_timestamp_ms {
             if pos > 0 && self.bytes_since_index >= interval_bytes {
                 let relative_offset = (header.base_offset - self.base_offset) as u32;
-                pending.offsets.push(OffsetEntry { relative_offset, position: pos as u32 });
-                pending.times.push(TimeEntry { timestamp_ms: max_ts, relative_offset });
+                pending.offsets.push(OffsetEntry {
+                    relative_offset,
+                    position: pos as u32,
+                });
+                pending.times.push(TimeEntry {
+                    timestamp_ms: max_ts,
+                    relative_offset,
+                });
                 self.bytes_since_index = 0;
             }
         }
         self.bytes_since_index += header.total_size_bytes();
-        self.max_timestamp_ms = Some(self.max_timestamp_ms.map_or(header.max_timestamp, |m| m.max(header.max_timestamp)));
+        self.max_timestamp_ms = Some(
+            self.max_timestamp_ms
+                .map_or(header.max_timestamp, |m| m.max(header.max_timestamp)),
+        );
         self.next_offset = header.last_offset() + 1;
     }
 
     /// Appends already-validated, stamped batches with one write, then their index entries.
-    pub fn append(&mut self, bytes: &[u8], pending: &PendingEntries, scratch: &mut Vec<u8>) -> io::Result<()> {
+    pub fn append(
+        &mut self,
+        bytes: &[u8],
+        pending: &PendingEntries,
+        scratch: &mut Vec<u8>,
+    ) -> io::Result<()> {
         self.file.write_all(bytes)?;
         self.size_bytes += bytes.len() as u64;
         self.unflushed = true;
@@ -315,12 +394,16 @@ impl Segment {
         }
         let remaining = self.size_bytes - pos;
         if remaining < HEADER_SIZE_BYTES as u64 {
-            return Err(invalid_data(format!("segment {} has {remaining} stray bytes at {pos}", self.base_offset)));
+            return Err(invalid_data(format!(
+                "segment {} has {remaining} stray bytes at {pos}",
+                self.base_offset
+            )));
         }
         let mut head = [0u8; HEADER_SIZE_BYTES];
         self.file.read_exact_at(&mut head, pos)?;
-        let header = BatchHeader::parse(&head)
-            .map_err(|e| invalid_data(format!("segment {} position {pos}: {e}", self.base_offset)))?;
+        let header = BatchHeader::parse(&head).map_err(|e| {
+            invalid_data(format!("segment {} position {pos}: {e}", self.base_offset))
+        })?;
         if header.total_size_bytes() as u64 > remaining {
             return Err(invalid_data(format!(
                 "segment {} position {pos}: batch of {} bytes overruns the segment",
@@ -334,7 +417,9 @@ impl Segment {
     /// Where a header scan for `offset` may start: the floor entry of the offset index.
     pub fn scan_start(&self, offset: i64) -> u64 {
         let relative = (offset - self.base_offset).clamp(0, u32::MAX as i64) as u32;
-        self.offset_index.lookup(relative).map_or(0, |e| e.position as u64)
+        self.offset_index
+            .lookup(relative)
+            .map_or(0, |e| e.position as u64)
     }
 
     /// The first batch whose last offset is `>= offset`, and its position.
@@ -367,13 +452,19 @@ impl Segment {
         self.file.set_len(pos)?;
         self.size_bytes = pos;
         self.unflushed = true;
-        let keep = self.offset_index.entries().partition_point(|e| (e.position as u64) < pos);
+        let keep = self
+            .offset_index
+            .entries()
+            .partition_point(|e| (e.position as u64) < pos);
         self.offset_index.truncate_entries(keep)?;
         self.time_index.truncate_entries(keep)?;
         let start = self.resume_from_last_entry();
         let mut pending = PendingEntries::default();
         if let Some(s) = self.scan(start, false, interval_bytes, &mut pending)? {
-            return Err(invalid_data(format!("segment {} unreadable after truncation: {}", self.base_offset, s.reason)));
+            return Err(invalid_data(format!(
+                "segment {} unreadable after truncation: {}",
+                self.base_offset, s.reason
+            )));
         }
         let mut scratch = Vec::new();
         self.offset_index.append(&pending.offsets, &mut scratch)?;
@@ -416,5 +507,9 @@ fn indexes_agree(offsets: &OffsetIndex, times: &TimeIndex, log_size_bytes: u64) 
     offsets.entries().len() == times.entries().len()
         && offsets.is_sane(log_size_bytes)
         && times.is_sane(u32::MAX)
-        && offsets.entries().iter().zip(times.entries()).all(|(o, t)| o.relative_offset == t.relative_offset)
+        && offsets
+            .entries()
+            .iter()
+            .zip(times.entries())
+            .all(|(o, t)| o.relative_offset == t.relative_offset)
 }
