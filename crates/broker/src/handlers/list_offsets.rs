@@ -15,9 +15,11 @@ pub const EARLIEST_TIERED: i64 = -5;
 
 pub async fn handle(
     state: &Arc<BrokerState>,
-    _header: &RequestHeader,
+    header: &RequestHeader,
     req: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
+    // leader_epoch exists from v4 on; older versions must leave it at its null value.
+    let has_epoch = header.request_api_version >= 4;
     let mut response = ListOffsetsResponse::default();
     for t in req.topics {
         let mut tr = ListOffsetsTopicResponse::default();
@@ -35,7 +37,7 @@ pub async fn handle(
                 Ok((timestamp, offset, epoch)) => {
                     pr.timestamp = timestamp;
                     pr.offset = offset;
-                    pr.leader_epoch = epoch;
+                    pr.leader_epoch = if has_epoch { epoch } else { -1 };
                 }
                 Err(e) => {
                     pr.error_code = e.wire_code();
