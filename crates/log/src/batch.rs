@@ -43,7 +43,10 @@ pub const CONTROL_FLAG: i16 = 0x20;
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum BatchError {
     #[error("record batch truncated: {available_bytes} bytes available, {needed_bytes} needed")]
-    Truncated { available_bytes: usize, needed_bytes: usize },
+    Truncated {
+        available_bytes: usize,
+        needed_bytes: usize,
+    },
     #[error("unsupported record batch magic {magic} (only v2 is accepted)")]
     UnsupportedMagic { magic: i8 },
     #[error("record batch CRC mismatch: header says {expected:#010x}, bytes give {actual:#010x}")]
@@ -115,7 +118,9 @@ impl BatchHeader {
             records_count: i32_at(bytes, RECORDS_COUNT_AT),
         };
         if (header.batch_length as i64) < (HEADER_SIZE_BYTES - LOG_OVERHEAD_BYTES) as i64 {
-            return Err(BatchError::Invalid { reason: "batch length smaller than the header" });
+            return Err(BatchError::Invalid {
+                reason: "batch length smaller than the header",
+            });
         }
         Ok(header)
     }
@@ -170,16 +175,23 @@ pub fn validate(batch: &[u8], header: &BatchHeader) -> Result<(), BatchError> {
         });
     }
     if header.records_count < 0 || header.last_offset_delta < 0 {
-        return Err(BatchError::Invalid { reason: "negative record count or offset delta" });
+        return Err(BatchError::Invalid {
+            reason: "negative record count or offset delta",
+        });
     }
     if header.records_count > 0 && header.last_offset_delta + 1 != header.records_count {
         // Producers always send dense batches; only compaction leaves gaps, and the broker
         // writes those itself.
-        return Err(BatchError::Invalid { reason: "lastOffsetDelta does not match recordsCount" });
+        return Err(BatchError::Invalid {
+            reason: "lastOffsetDelta does not match recordsCount",
+        });
     }
     let actual = compute_crc(batch);
     if actual != header.crc {
-        return Err(BatchError::CrcMismatch { expected: header.crc, actual });
+        return Err(BatchError::CrcMismatch {
+            expected: header.crc,
+            actual,
+        });
     }
     Ok(())
 }
@@ -192,7 +204,10 @@ pub fn split_batches(mut bytes: &[u8]) -> Result<Vec<(BatchHeader, &[u8])>, Batc
         let header = BatchHeader::parse(bytes)?;
         let size = header.total_size_bytes();
         if bytes.len() < size {
-            return Err(BatchError::Truncated { available_bytes: bytes.len(), needed_bytes: size });
+            return Err(BatchError::Truncated {
+                available_bytes: bytes.len(),
+                needed_bytes: size,
+            });
         }
         out.push((header, &bytes[..size]));
         bytes = &bytes[size..];

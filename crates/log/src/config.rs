@@ -10,7 +10,10 @@ pub struct CleanupPolicy {
 
 impl Default for CleanupPolicy {
     fn default() -> Self {
-        CleanupPolicy { delete: true, compact: false }
+        CleanupPolicy {
+            delete: true,
+            compact: false,
+        }
     }
 }
 

@@ -10,7 +10,11 @@ pub enum LogError {
     Batch(#[from] BatchError),
     /// A read or seek asked for an offset outside `[log_start_offset, log_end_offset]`.
     #[error("offset {offset} out of range [{log_start_offset}, {log_end_offset}]")]
-    OffsetOutOfRange { offset: i64, log_start_offset: i64, log_end_offset: i64 },
+    OffsetOutOfRange {
+        offset: i64,
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
     /// Disk trouble; the partition should be considered offline.
     #[error("log I/O error: {0}")]
     Io(#[from] std::io::Error),

@@ -65,10 +65,19 @@ impl Log {
     pub fn size_bytes(&self) -> u64 {
         unimplemented!()
     }
-    pub fn append(&mut self, _records: &[u8], _opts: AppendOptions) -> Result<AppendInfo, LogError> {
+    pub fn append(
+        &mut self,
+        _records: &[u8],
+        _opts: AppendOptions,
+    ) -> Result<AppendInfo, LogError> {
         unimplemented!()
     }
-    pub fn read(&self, _offset: i64, _max_bytes: usize, _upper_bound_offset: i64) -> Result<ReadResult, LogError> {
+    pub fn read(
+        &self,
+        _offset: i64,
+        _max_bytes: usize,
+        _upper_bound_offset: i64,
+    ) -> Result<ReadResult, LogError> {
         unimplemented!()
     }
     pub fn flush(&mut self) -> Result<(), LogError> {
@@ -101,7 +110,11 @@ impl Log {
     pub fn segment_base_offsets(&self) -> Vec<i64> {
         unimplemented!()
     }
-    pub fn scan_batch_headers(&self, _from_offset: i64, _f: &mut dyn FnMut(&BatchHeader)) -> Result<(), LogError> {
+    pub fn scan_batch_headers(
+        &self,
+        _from_offset: i64,
+        _f: &mut dyn FnMut(&BatchHeader),
+    ) -> Result<(), LogError> {
         unimplemented!()
     }
     pub fn delete(self) -> Result<(), LogError> {

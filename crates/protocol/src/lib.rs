@@ -1,1 +1,23 @@
-//! Kafka wire framing and codec glue.
+//! # runnel-protocol: Kafka wire framing and codec glue
+//!
+//! Every Kafka request and response travels as a frame: a big-endian `int32` size followed by
+//! that many bytes. This crate reads frames with a hard size limit, splits a request frame into
+//! its header and body, decodes bodies with the `kafka-protocol` crate and encodes responses.
+//!
+//! `kafka-protocol` is vendored with a patch (see `vendor/kafka-protocol.runnel.patch`) so that
+//! no length read off the wire can make it pre-allocate more than the bytes that remain; without
+//! it a 12-byte Produce body declaring 2^31-1 topics aborts the process. The tests in
+//! `tests/hostile_input.rs` hold that line.
+//!
+//! Layout:
+//! - [`frame`]: reading and writing size-prefixed frames.
+//! - [`codec`]: request header / body decoding, response encoding.
+//! - [`versions`]: the APIs and version ranges Runnel advertises.
+
+pub mod codec;
+pub mod frame;
+pub mod versions;
+
+pub use codec::{decode_body, decode_request_header, encode_response, DecodeError, RequestFrame};
+pub use frame::{read_frame, FrameError};
+pub use kafka_protocol;
