@@ -1,1 +1,28 @@
-//! The Runnel broker.
+//! # runnel-broker: a Kafka-compatible broker
+//!
+//! How a request flows (see also docs/architecture.md):
+//!
+//! 1. [`server`] binds the listener, accepts connections (bounded by `max.connections`) and
+//!    starts [`background`] work (retention, flush, compaction).
+//! 2. [`connection`] reads one size-prefixed frame at a time (bounded by
+//!    `socket.request.max.bytes`), waits for a request slot (`queued.max.requests`), and hands
+//!    the frame to [`handlers`].
+//! 3. [`handlers`] splits header from body (`runnel-protocol`), refuses unknown APIs and
+//!    versions by closing the connection, decodes the body and calls the module for that API.
+//! 4. Handlers work on [`state`]: the topic registry, partitions (log + producer state + high
+//!    watermark), and cluster identity. Errors become Kafka codes in [`error`], only there.
+//! 5. The response is encoded and written back in request order.
+//!
+//! [`config`] holds the broker and topic configuration with Kafka's key names.
+
+pub mod background;
+pub mod clock;
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod handlers;
+pub mod server;
+pub mod state;
+
+pub use config::{BrokerConfig, ConfigSources};
+pub use server::{start, BrokerHandle};

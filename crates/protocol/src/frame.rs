@@ -21,14 +21,23 @@ pub enum FrameError {
 }
 
 /// Reads one frame's body. Returns `Ok(None)` on a clean end of stream between frames.
-///
-/// The size is checked against `max_bytes` before any buffer is allocated, and the buffer grows
-/// only as bytes actually arrive (in chunks), so a peer that declares a large frame and sends
-/// nothing holds at most one chunk of memory.
 pub async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut R,
     max_bytes: usize,
 ) -> Result<Option<BytesMut>, FrameError> {
+    match read_frame_size(reader, max_bytes).await? {
+        Some(size) => read_frame_body(reader, size).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Reads a frame's size prefix and checks it against `max_bytes` before anything is allocated.
+/// Returns `Ok(None)` on a clean end of stream. The broker reads the size, then waits for a
+/// request slot (`queued.max.requests`), then reads the body, so a full queue stops reading.
+pub async fn read_frame_size<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    max_bytes: usize,
+) -> Result<Option<usize>, FrameError> {
     let mut size_buf = [0u8; 4];
     let mut got = 0;
     while got < 4 {
@@ -51,23 +60,31 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             max_bytes,
         });
     }
-    let size = size as usize;
+    Ok(Some(size as usize))
+}
+
+/// Reads a frame body of `size_bytes`. The buffer grows only as bytes actually arrive (in
+/// chunks), so a peer that declares a large frame and sends little holds little memory.
+pub async fn read_frame_body<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    size_bytes: usize,
+) -> Result<BytesMut, FrameError> {
     const CHUNK_BYTES: usize = 64 * 1024;
-    let mut buf = BytesMut::with_capacity(size.min(CHUNK_BYTES));
-    while buf.len() < size {
+    let mut buf = BytesMut::with_capacity(size_bytes.min(CHUNK_BYTES));
+    while buf.len() < size_bytes {
         if buf.capacity() == buf.len() {
-            buf.reserve((size - buf.len()).min(CHUNK_BYTES.max(buf.len())));
+            buf.reserve((size_bytes - buf.len()).min(CHUNK_BYTES.max(buf.len())));
         }
-        let want = size - buf.len();
+        let want = size_bytes - buf.len();
         let n = (&mut *reader).take(want as u64).read_buf(&mut buf).await?;
         if n == 0 {
             return Err(FrameError::Truncated {
                 read_bytes: buf.len(),
-                size_bytes: size,
+                size_bytes,
             });
         }
     }
-    Ok(Some(buf))
+    Ok(buf)
 }
 
 #[cfg(test)]

@@ -19,5 +19,5 @@ pub mod frame;
 pub mod versions;
 
 pub use codec::{decode_body, decode_request_header, encode_response, DecodeError, RequestFrame};
-pub use frame::{read_frame, FrameError};
+pub use frame::{read_frame, read_frame_body, read_frame_size, FrameError};
 pub use kafka_protocol;

@@ -1,0 +1,108 @@
+//! The table of broker configuration keys: Kafka's names, types, defaults and documentation.
+//! DescribeConfigs reports from this table, and start-up validates against it.
+
+/// The type of a config value, as DescribeConfigs (v3+) reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    Boolean,
+    String,
+    Int,
+    Short,
+    Long,
+    Double,
+    List,
+    Password,
+}
+
+impl ConfigType {
+    /// Kafka's `ConfigType` wire code in DescribeConfigs responses.
+    pub fn wire_code(self) -> i8 {
+        match self {
+            ConfigType::Boolean => 1,
+            ConfigType::String => 2,
+            ConfigType::Int => 3,
+            ConfigType::Short => 4,
+            ConfigType::Long => 5,
+            ConfigType::Double => 6,
+            ConfigType::List => 7,
+            ConfigType::Password => 9,
+        }
+    }
+}
+
+/// One known key.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigDef {
+    pub name: &'static str,
+    pub kind: ConfigType,
+    /// Kafka's default, as the string DescribeConfigs shows; `None` is Kafka's `null`.
+    pub default: Option<&'static str>,
+    /// Whether the key can only be read (Runnel has no dynamic broker configs yet).
+    pub doc: &'static str,
+}
+
+const fn def(
+    name: &'static str,
+    kind: ConfigType,
+    default: Option<&'static str>,
+    doc: &'static str,
+) -> ConfigDef {
+    ConfigDef {
+        name,
+        kind,
+        default,
+        doc,
+    }
+}
+
+use ConfigType::{Boolean, Double, Int, List, Long, Short};
+
+/// Every broker key Runnel understands. The docs (docs/configuration.md) say what each sizes.
+pub const BROKER_CONFIGS: &[ConfigDef] = &[
+    def("node.id", Int, Some("1"), "The node id of this broker."),
+    def("broker.id", Int, Some("-1"), "Older name for node.id; used when node.id is not set."),
+    def("listeners", List, Some("PLAINTEXT://127.0.0.1:9092"), "Listener to bind: PLAINTEXT://host:port."),
+    def("advertised.listeners", List, None, "Listener clients are told to use; defaults to listeners."),
+    def("log.dirs", List, Some("./runnel-data"), "Directories holding partition logs, comma separated."),
+    def("log.dir", ConfigType::String, Some("./runnel-data"), "Single log directory, used when log.dirs is not set."),
+    def("message.max.bytes", Int, Some("1048588"), "Largest record batch the broker accepts."),
+    def("num.network.threads", Int, Some("3"), "Threads of the async runtime that serve connections."),
+    def("num.io.threads", Int, Some("8"), "Threads for blocking disk work (fsync, segment deletion, compaction)."),
+    def("background.threads", Int, Some("10"), "Partitions processed concurrently by background tasks."),
+    def("queued.max.requests", Int, Some("500"), "Requests read but not yet processed, across connections; when full, reading stops."),
+    def("socket.send.buffer.bytes", Int, Some("102400"), "SO_SNDBUF of accepted sockets; -1 for the OS default."),
+    def("socket.receive.buffer.bytes", Int, Some("102400"), "SO_RCVBUF of accepted sockets; -1 for the OS default."),
+    def("socket.request.max.bytes", Int, Some("104857600"), "Largest request frame; a larger one closes the connection."),
+    def("max.connections", Int, Some("2147483647"), "Connections accepted at once; more are closed on accept."),
+    def("num.partitions", Int, Some("1"), "Partitions of auto-created topics and CreateTopics without a count."),
+    def("default.replication.factor", Short, Some("1"), "Replication factor of auto-created topics."),
+    def("min.insync.replicas", Int, Some("1"), "Least in-sync replicas an acks=all write needs."),
+    def("num.replica.fetchers", Int, Some("1"), "Follower fetcher threads (single node: no followers yet)."),
+    def("auto.create.topics.enable", Boolean, Some("true"), "Create unknown topics on Metadata requests."),
+    def("delete.topic.enable", Boolean, Some("true"), "Allow DeleteTopics."),
+    def("log.flush.interval.messages", Long, Some("9223372036854775807"), "Records per partition between fsyncs."),
+    def("log.flush.interval.ms", Long, None, "Longest a record waits in the page cache before fsync; null = use log.flush.scheduler.interval.ms."),
+    def("log.flush.scheduler.interval.ms", Long, Some("9223372036854775807"), "How often the flusher checks partitions."),
+    def("log.segment.bytes", Int, Some("1073741824"), "Segment size before a roll."),
+    def("log.roll.ms", Long, None, "Segment age before a roll; null = log.roll.hours."),
+    def("log.roll.hours", Int, Some("168"), "Segment age before a roll, in hours."),
+    def("log.retention.ms", Long, None, "How long to keep data; -1 = forever; null = log.retention.minutes."),
+    def("log.retention.minutes", Int, None, "How long to keep data, in minutes; null = log.retention.hours."),
+    def("log.retention.hours", Int, Some("168"), "How long to keep data, in hours."),
+    def("log.retention.bytes", Long, Some("-1"), "Largest partition size before old segments go; -1 = no limit."),
+    def("log.retention.check.interval.ms", Long, Some("300000"), "How often retention runs."),
+    def("log.cleanup.policy", List, Some("delete"), "delete, compact, or both."),
+    def("log.index.interval.bytes", Int, Some("4096"), "Bytes between offset index entries."),
+    def("log.cleaner.min.cleanable.ratio", Double, Some("0.5"), "Dirty ratio at which compaction runs."),
+    def("log.cleaner.delete.retention.ms", Long, Some("86400000"), "How long compaction keeps tombstones."),
+    def("log.cleaner.backoff.ms", Long, Some("15000"), "How often the cleaner looks for work."),
+    def("log.message.timestamp.type", ConfigType::String, Some("CreateTime"), "CreateTime or LogAppendTime."),
+    def("compression.type", ConfigType::String, Some("producer"), "Only 'producer' (keep the producer's codec) is supported."),
+    def("offsets.topic.num.partitions", Int, Some("50"), "Partitions of __consumer_offsets."),
+    def("transactional.id.expiration.ms", Int, Some("604800000"), "Unused: transactions are not supported."),
+    def("producer.id.expiration.ms", Int, Some("86400000"), "How long idempotent producer state is kept without writes."),
+];
+
+pub fn find(name: &str) -> Option<&'static ConfigDef> {
+    BROKER_CONFIGS.iter().find(|d| d.name == name)
+}

@@ -1,0 +1,388 @@
+//! Broker configuration: Kafka's key names, from a `server.properties` file, `--set key=value`
+//! and `RUNNEL_` environment variables (later sources override earlier ones, in that order).
+//!
+//! An unknown key is a warning; a bad value stops start-up with an error naming key and value.
+
+pub mod defs;
+pub mod describe;
+pub mod topic;
+
+use anyhow::{anyhow, bail, Context, Result};
+use defs::{ConfigType, BROKER_CONFIGS};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Environment variables with the `RUNNEL_` prefix that are not config keys.
+const NON_CONFIG_ENV: &[&str] = &["RUNNEL_BIN", "RUNNEL_BOOTSTRAP"];
+
+/// The validated broker configuration.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Values set explicitly (file, `--set`, env), by key. Everything else is a default.
+    pub explicit: BTreeMap<String, String>,
+    pub node_id: i32,
+    pub listener: SocketAddr,
+    /// Host and port clients are told to connect to.
+    pub advertised_host: String,
+    pub advertised_port: i32,
+    pub log_dirs: Vec<PathBuf>,
+    pub message_max_bytes: usize,
+    pub num_network_threads: usize,
+    pub num_io_threads: usize,
+    pub background_threads: usize,
+    pub queued_max_requests: usize,
+    pub socket_send_buffer_bytes: i32,
+    pub socket_receive_buffer_bytes: i32,
+    pub socket_request_max_bytes: usize,
+    pub max_connections: usize,
+    pub num_partitions: i32,
+    pub default_replication_factor: i16,
+    pub min_insync_replicas: i32,
+    pub auto_create_topics_enable: bool,
+    pub delete_topic_enable: bool,
+    pub log_flush_scheduler_interval_ms: i64,
+    pub log_retention_check_interval_ms: i64,
+    pub log_cleaner_backoff_ms: i64,
+    pub producer_id_expiration_ms: i64,
+    pub offsets_topic_num_partitions: i32,
+}
+
+impl BrokerConfig {
+    /// Defaults only, except the given `key=value` pairs; handy for tests.
+    pub fn with(pairs: &[(&str, &str)]) -> Result<BrokerConfig> {
+        let mut sources = ConfigSources::default();
+        for (k, v) in pairs {
+            sources.set(k, v);
+        }
+        BrokerConfig::from_sources(sources)
+    }
+
+    pub fn from_sources(sources: ConfigSources) -> Result<BrokerConfig> {
+        let explicit = sources.values;
+        for key in explicit.keys() {
+            if defs::find(key).is_none() && topic::find(key).is_none() {
+                tracing::warn!(key = %key, "unknown configuration key ignored");
+            }
+        }
+        let lookup = Lookup {
+            explicit: &explicit,
+        };
+        let node_id = match lookup.raw("node.id") {
+            Some(_) => lookup.int("node.id")?,
+            None if lookup.int("broker.id")? >= 0 => lookup.int("broker.id")?,
+            None => 1,
+        };
+        let listener_str = lookup.string("listeners")?;
+        let listener = parse_listener("listeners", &listener_str)?;
+        let (advertised_host, advertised_port) = match lookup.raw("advertised.listeners") {
+            Some(v) => {
+                let (h, p) = split_listener("advertised.listeners", v)?;
+                (h.to_string(), p)
+            }
+            None => (listener.ip().to_string(), listener.port() as i32),
+        };
+        let log_dirs_str = match (lookup.raw("log.dirs"), lookup.raw("log.dir")) {
+            (None, Some(d)) => d.to_string(),
+            _ => lookup.string("log.dirs")?,
+        };
+        let log_dirs: Vec<PathBuf> = log_dirs_str
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect();
+        if log_dirs.is_empty() {
+            bail!("invalid value '{log_dirs_str}' for configuration key 'log.dirs': no directory");
+        }
+        let positive = |key: &str| -> Result<usize> {
+            let v = lookup.int(key)?;
+            if v < 1 {
+                bail!("invalid value '{v}' for configuration key '{key}': must be at least 1");
+            }
+            Ok(v as usize)
+        };
+        let config = BrokerConfig {
+            node_id: node_id as i32,
+            listener,
+            advertised_host,
+            advertised_port,
+            log_dirs,
+            message_max_bytes: positive("message.max.bytes")?,
+            num_network_threads: positive("num.network.threads")?,
+            num_io_threads: positive("num.io.threads")?,
+            background_threads: positive("background.threads")?,
+            queued_max_requests: positive("queued.max.requests")?,
+            socket_send_buffer_bytes: lookup.int("socket.send.buffer.bytes")? as i32,
+            socket_receive_buffer_bytes: lookup.int("socket.receive.buffer.bytes")? as i32,
+            socket_request_max_bytes: positive("socket.request.max.bytes")?,
+            max_connections: positive("max.connections")?,
+            num_partitions: positive("num.partitions")? as i32,
+            default_replication_factor: positive("default.replication.factor")? as i16,
+            min_insync_replicas: positive("min.insync.replicas")? as i32,
+            auto_create_topics_enable: lookup.bool("auto.create.topics.enable")?,
+            delete_topic_enable: lookup.bool("delete.topic.enable")?,
+            log_flush_scheduler_interval_ms: lookup.long("log.flush.scheduler.interval.ms")?,
+            log_retention_check_interval_ms: positive("log.retention.check.interval.ms")? as i64,
+            log_cleaner_backoff_ms: positive("log.cleaner.backoff.ms")? as i64,
+            producer_id_expiration_ms: positive("producer.id.expiration.ms")? as i64,
+            offsets_topic_num_partitions: positive("offsets.topic.num.partitions")? as i32,
+            explicit: explicit.clone(),
+        };
+        // Validate every remaining typed key, including the log.* defaults topics inherit.
+        for def in BROKER_CONFIGS {
+            if let Some(v) = explicit.get(def.name) {
+                validate_value(def.name, def.kind, v)?;
+            }
+        }
+        topic::TopicDefaults::from_broker(&config)?;
+        if config.default_replication_factor != 1 {
+            bail!(
+                "invalid value '{}' for configuration key 'default.replication.factor': a single-node broker only supports 1",
+                config.default_replication_factor
+            );
+        }
+        Ok(config)
+    }
+
+    /// The effective value of a broker key, as a string (explicit value or default).
+    pub fn value_of(&self, key: &str) -> Option<String> {
+        self.explicit
+            .get(key)
+            .cloned()
+            .or_else(|| defs::find(key)?.default.map(str::to_string))
+    }
+}
+
+/// Raw key/value pairs gathered from the sources, later ones overriding.
+#[derive(Debug, Default, Clone)]
+pub struct ConfigSources {
+    values: BTreeMap<String, String>,
+}
+
+impl ConfigSources {
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.values
+            .insert(key.trim().to_string(), value.trim().to_string());
+    }
+
+    /// Reads a `server.properties`-style file: `key=value` lines, `#`/`!` comments.
+    pub fn load_file(&mut self, path: &Path) -> Result<()> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+                continue;
+            }
+            let (k, v) = line.split_once(['=', ':']).ok_or_else(|| {
+                anyhow!(
+                    "{}:{}: expected key=value, got '{line}'",
+                    path.display(),
+                    n + 1
+                )
+            })?;
+            self.set(k, v);
+        }
+        Ok(())
+    }
+
+    /// Parses a `--set key=value` argument.
+    pub fn set_arg(&mut self, arg: &str) -> Result<()> {
+        let (k, v) = arg
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--set expects key=value, got '{arg}'"))?;
+        self.set(k, v);
+        Ok(())
+    }
+
+    /// `RUNNEL_LOG_RETENTION_MS=…` sets `log.retention.ms`.
+    pub fn load_env(&mut self, vars: impl Iterator<Item = (String, String)>) {
+        for (name, value) in vars {
+            if let Some(rest) = name.strip_prefix("RUNNEL_") {
+                if NON_CONFIG_ENV.contains(&name.as_str()) {
+                    continue;
+                }
+                self.set(&rest.to_ascii_lowercase().replace('_', "."), &value);
+            }
+        }
+    }
+}
+
+struct Lookup<'a> {
+    explicit: &'a BTreeMap<String, String>,
+}
+
+impl Lookup<'_> {
+    fn raw(&self, key: &str) -> Option<&str> {
+        self.explicit.get(key).map(String::as_str)
+    }
+    fn string(&self, key: &str) -> Result<String> {
+        self.raw(key)
+            .or_else(|| defs::find(key).and_then(|d| d.default))
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("configuration key '{key}' has no value"))
+    }
+    fn long(&self, key: &str) -> Result<i64> {
+        let s = self.string(key)?;
+        s.parse::<i64>()
+            .map_err(|_| bad(key, &s, "expected an integer"))
+    }
+    fn int(&self, key: &str) -> Result<i64> {
+        let v = self.long(key)?;
+        if v < i32::MIN as i64 || v > i32::MAX as i64 {
+            return Err(bad(
+                key,
+                &v.to_string(),
+                "out of range for a 32-bit integer",
+            ));
+        }
+        Ok(v)
+    }
+    fn bool(&self, key: &str) -> Result<bool> {
+        let s = self.string(key)?;
+        parse_bool(&s).ok_or_else(|| bad(key, &s, "expected true or false"))
+    }
+}
+
+pub(crate) fn bad(key: &str, value: &str, why: &str) -> anyhow::Error {
+    anyhow!("invalid value '{value}' for configuration key '{key}': {why}")
+}
+
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// Checks that `value` parses as `kind`.
+pub(crate) fn validate_value(key: &str, kind: ConfigType, value: &str) -> Result<()> {
+    let ok = match kind {
+        ConfigType::Boolean => parse_bool(value).is_some(),
+        ConfigType::Int => value.parse::<i32>().is_ok(),
+        ConfigType::Short => value.parse::<i16>().is_ok(),
+        ConfigType::Long => value.parse::<i64>().is_ok(),
+        ConfigType::Double => value.parse::<f64>().is_ok_and(f64::is_finite),
+        ConfigType::String | ConfigType::List | ConfigType::Password => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            key,
+            value,
+            &format!("expected {kind:?}").to_lowercase(),
+        ))
+    }
+}
+
+fn split_listener<'a>(key: &str, value: &'a str) -> Result<(&'a str, i32)> {
+    let first = value.split(',').next().unwrap_or("").trim();
+    let rest = match first.split_once("://") {
+        Some((proto, rest)) if proto.eq_ignore_ascii_case("PLAINTEXT") => rest,
+        Some(_) => return Err(bad(key, value, "only PLAINTEXT listeners are supported")),
+        None => first,
+    };
+    let (host, port) = rest
+        .rsplit_once(':')
+        .ok_or_else(|| bad(key, value, "expected host:port"))?;
+    let port: u16 = port.parse().map_err(|_| bad(key, value, "bad port"))?;
+    Ok((
+        host.trim_start_matches('[').trim_end_matches(']'),
+        port as i32,
+    ))
+}
+
+fn parse_listener(key: &str, value: &str) -> Result<SocketAddr> {
+    let (host, port) = split_listener(key, value)?;
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    let host = if host == "localhost" {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    format!("{host}:{port}")
+        .parse::<SocketAddr>()
+        .or_else(|_| format!("[{host}]:{port}").parse::<SocketAddr>())
+        .map_err(|_| bad(key, value, "host must be an IP address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_kafkas() {
+        let c = BrokerConfig::with(&[]).unwrap();
+        assert_eq!(c.message_max_bytes, 1048588);
+        assert_eq!(c.queued_max_requests, 500);
+        assert_eq!(c.socket_request_max_bytes, 104857600);
+        assert_eq!(c.num_partitions, 1);
+        assert_eq!(c.listener.to_string(), "127.0.0.1:9092");
+        assert!(c.auto_create_topics_enable);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_key_and_the_value() {
+        let err = BrokerConfig::with(&[("num.partitions", "many")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("num.partitions") && err.contains("many"),
+            "{err}"
+        );
+        let err = BrokerConfig::with(&[("log.retention.ms", "soon")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("log.retention.ms") && err.contains("soon"),
+            "{err}"
+        );
+        let err = BrokerConfig::with(&[("auto.create.topics.enable", "yes")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("auto.create.topics.enable") && err.contains("yes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_is_accepted_with_a_warning() {
+        assert!(BrokerConfig::with(&[("no.such.key", "1")]).is_ok());
+    }
+
+    #[test]
+    fn later_sources_override_earlier_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.properties");
+        std::fs::write(
+            &file,
+            "# comment\nnum.partitions=3\nmessage.max.bytes=2000\n",
+        )
+        .unwrap();
+        let mut s = ConfigSources::default();
+        s.load_file(&file).unwrap();
+        s.set_arg("num.partitions=4").unwrap();
+        s.load_env([("RUNNEL_MESSAGE_MAX_BYTES".to_string(), "3000".to_string())].into_iter());
+        let c = BrokerConfig::from_sources(s).unwrap();
+        assert_eq!(c.num_partitions, 4);
+        assert_eq!(c.message_max_bytes, 3000);
+    }
+
+    #[test]
+    fn listeners_and_advertised_listeners_parse() {
+        let c = BrokerConfig::with(&[
+            ("listeners", "PLAINTEXT://127.0.0.5:1234"),
+            ("advertised.listeners", "PLAINTEXT://broker.example:9000"),
+        ])
+        .unwrap();
+        assert_eq!(c.listener.to_string(), "127.0.0.5:1234");
+        assert_eq!(
+            (c.advertised_host.as_str(), c.advertised_port),
+            ("broker.example", 9000)
+        );
+    }
+}

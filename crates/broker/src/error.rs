@@ -1,0 +1,93 @@
+//! Internal errors, and the one place they become Kafka error codes.
+//!
+//! Handlers return [`BrokerError`] from their inner steps and call [`BrokerError::code`] at the
+//! edge, so the mapping onto the wire lives here and nowhere else.
+
+use kafka_protocol::error::ResponseError;
+use runnel_log::batch::BatchError;
+use runnel_log::LogError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum BrokerError {
+    #[error("unknown topic or partition")]
+    UnknownTopicOrPartition,
+    #[error("unknown topic id")]
+    UnknownTopicId,
+    #[error("invalid topic: {0}")]
+    InvalidTopic(String),
+    #[error("topic '{0}' already exists")]
+    TopicAlreadyExists(String),
+    #[error("{0}")]
+    InvalidPartitions(String),
+    #[error("{0}")]
+    InvalidReplicationFactor(String),
+    #[error("{0}")]
+    InvalidConfig(String),
+    #[error("topic deletion is disabled (delete.topic.enable=false)")]
+    TopicDeletionDisabled,
+    #[error("invalid required acks {0}: expected -1, 0 or 1")]
+    InvalidRequiredAcks(i16),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("out-of-order sequence number: {0}")]
+    OutOfOrderSequence(String),
+    #[error("producer epoch {got} is older than the current epoch {current}")]
+    InvalidProducerEpoch { got: i16, current: i16 },
+    #[error("transactions are not supported")]
+    TransactionsUnsupported,
+    #[error("not enough replicas: {in_sync} in sync, min.insync.replicas={required}")]
+    NotEnoughReplicas { in_sync: i32, required: i32 },
+    #[error("offset {0} out of range")]
+    OffsetOutOfRange(i64),
+    #[error("leader epoch {got} is newer than this broker's {current}")]
+    UnknownLeaderEpoch { got: i32, current: i32 },
+    #[error("leader epoch {got} is older than this broker's {current}")]
+    FencedLeaderEpoch { got: i32, current: i32 },
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+impl BrokerError {
+    /// The Kafka error code a client expects for this error.
+    pub fn code(&self) -> ResponseError {
+        use BrokerError::*;
+        match self {
+            UnknownTopicOrPartition => ResponseError::UnknownTopicOrPartition,
+            UnknownTopicId => ResponseError::UnknownTopicId,
+            InvalidTopic(_) => ResponseError::InvalidTopicException,
+            TopicAlreadyExists(_) => ResponseError::TopicAlreadyExists,
+            InvalidPartitions(_) => ResponseError::InvalidPartitions,
+            InvalidReplicationFactor(_) => ResponseError::InvalidReplicationFactor,
+            InvalidConfig(_) => ResponseError::InvalidConfig,
+            TopicDeletionDisabled => ResponseError::TopicDeletionDisabled,
+            InvalidRequiredAcks(_) => ResponseError::InvalidRequiredAcks,
+            InvalidRequest(_) => ResponseError::InvalidRequest,
+            OutOfOrderSequence(_) => ResponseError::OutOfOrderSequenceNumber,
+            InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
+            TransactionsUnsupported => ResponseError::TransactionalIdAuthorizationFailed,
+            NotEnoughReplicas { .. } => ResponseError::NotEnoughReplicas,
+            OffsetOutOfRange(_) => ResponseError::OffsetOutOfRange,
+            UnknownLeaderEpoch { .. } => ResponseError::UnknownLeaderEpoch,
+            FencedLeaderEpoch { .. } => ResponseError::FencedLeaderEpoch,
+            Log(LogError::Batch(b)) => match b {
+                BatchError::CrcMismatch { .. } | BatchError::Truncated { .. } => {
+                    ResponseError::CorruptMessage
+                }
+                BatchError::UnsupportedMagic { .. } => ResponseError::UnsupportedForMessageFormat,
+                BatchError::TooLarge { .. } => ResponseError::MessageTooLarge,
+                BatchError::Invalid { .. } => ResponseError::InvalidRecord,
+            },
+            Log(LogError::OffsetOutOfRange { .. }) => ResponseError::OffsetOutOfRange,
+            Log(LogError::Io(_)) => ResponseError::KafkaStorageError,
+        }
+    }
+
+    /// The error code as the `i16` response fields carry it.
+    pub fn wire_code(&self) -> i16 {
+        self.code().code()
+    }
+}
+
+/// `Result` with a [`BrokerError`].
+pub type BrokerResult<T> = Result<T, BrokerError>;

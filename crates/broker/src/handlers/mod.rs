@@ -1,0 +1,92 @@
+//! Request dispatch: one module per Kafka API, each with
+//! `handle(state, header, request) -> response`.
+//!
+//! Handlers never fail as a whole: per-topic and per-partition problems become error codes in
+//! the response (via [`crate::error::BrokerError::code`]). What does fail here, closing the
+//! connection as Kafka does, is a request that cannot be understood: unknown API key,
+//! unsupported version, or bytes that do not decode.
+
+mod api_versions;
+mod create_topics;
+mod delete_topics;
+mod fetch;
+mod init_producer_id;
+mod list_offsets;
+mod metadata;
+mod produce;
+
+use crate::state::BrokerState;
+use bytes::Bytes;
+use kafka_protocol::messages::*;
+use runnel_protocol::{decode_body, decode_request_header, encode_response, versions};
+use std::sync::Arc;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum HandleError {
+    #[error(transparent)]
+    Decode(#[from] runnel_protocol::DecodeError),
+    #[error("{api:?} version {version} is not supported")]
+    UnsupportedVersion { api: ApiKey, version: i16 },
+    #[error("encoding the response failed: {0}")]
+    Encode(anyhow::Error),
+}
+
+/// Handles one request frame; `Ok(None)` means no response is sent (Produce with acks=0).
+pub async fn handle(state: &Arc<BrokerState>, frame: Bytes) -> Result<Option<Bytes>, HandleError> {
+    let req = decode_request_header(frame)?;
+    let header = req.header;
+    let version = header.request_api_version;
+    let correlation_id = header.correlation_id;
+    if req.api_key == ApiKey::ApiVersions {
+        return api_versions::handle(&header, req.body).map(Some);
+    }
+    if !versions::is_supported(req.api_key, version) {
+        return Err(HandleError::UnsupportedVersion {
+            api: req.api_key,
+            version,
+        });
+    }
+    let mut body = req.body;
+    macro_rules! dispatch {
+        ($module:ident, $request:ty) => {{
+            let request: $request = decode_body(&mut body, version)?;
+            let response = $module::handle(state, &header, request).await;
+            encode_response(correlation_id, version, &response).map_err(HandleError::Encode)?
+        }};
+    }
+    let response = match req.api_key {
+        ApiKey::Produce => {
+            let request: ProduceRequest = decode_body(&mut body, version)?;
+            let acks = request.acks;
+            let response = produce::handle(state, &header, request).await;
+            if acks == 0 {
+                return Ok(None);
+            }
+            encode_response(correlation_id, version, &response).map_err(HandleError::Encode)?
+        }
+        ApiKey::Fetch => dispatch!(fetch, FetchRequest),
+        ApiKey::ListOffsets => dispatch!(list_offsets, ListOffsetsRequest),
+        ApiKey::Metadata => dispatch!(metadata, MetadataRequest),
+        ApiKey::CreateTopics => dispatch!(create_topics, CreateTopicsRequest),
+        ApiKey::DeleteTopics => dispatch!(delete_topics, DeleteTopicsRequest),
+        ApiKey::InitProducerId => dispatch!(init_producer_id, InitProducerIdRequest),
+        other => {
+            return Err(HandleError::UnsupportedVersion {
+                api: other,
+                version,
+            })
+        }
+    };
+    Ok(Some(response))
+}
+
+/// Shorthand for building `StrBytes` from owned strings.
+pub(crate) fn str_bytes(s: impl Into<String>) -> kafka_protocol::protocol::StrBytes {
+    kafka_protocol::protocol::StrBytes::from_string(s.into())
+}
+
+/// A `TopicName` from a string.
+pub(crate) fn topic_name(s: &str) -> TopicName {
+    TopicName(str_bytes(s))
+}

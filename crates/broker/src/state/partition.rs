@@ -1,0 +1,184 @@
+//! One partition led by this broker: its log, idempotent-producer state and high watermark.
+//!
+//! The log end offset (LEO) and the high watermark (HW) are kept apart even on a single node:
+//! the HW is what consumers may read and what acks=all waits for. With no followers the in-sync
+//! replica set is this broker alone, so the HW moves to the LEO right after each append; a
+//! future replication layer moves it only when followers catch up.
+
+use super::producers::{ProducerStates, SequenceCheck};
+use crate::error::{BrokerError, BrokerResult};
+use bytes::Bytes;
+use parking_lot::Mutex;
+use runnel_log::batch::split_batches;
+use runnel_log::{AppendOptions, Log, LogConfig};
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// Result of a produce to this partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub base_offset: i64,
+    pub log_append_time_ms: i64,
+    pub log_start_offset: i64,
+}
+
+/// Result of a fetch from this partition.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub records: Bytes,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
+}
+
+struct Inner {
+    log: Log,
+    producers: ProducerStates,
+}
+
+pub struct Partition {
+    pub topic: String,
+    pub index: i32,
+    /// Stamped into every batch appended; bumps when leadership changes (replication).
+    pub leader_epoch: i32,
+    inner: Mutex<Inner>,
+    high_watermark: AtomicI64,
+    log_start_offset: AtomicI64,
+}
+
+impl Partition {
+    /// Opens the partition's log (recovering it) and rebuilds producer state from its newest
+    /// segments, which hold the last batches of every producer still writing.
+    pub fn open(
+        topic: &str,
+        index: i32,
+        dir: &Path,
+        config: LogConfig,
+        now_ms: i64,
+    ) -> BrokerResult<Partition> {
+        let log = Log::open(dir, config)?;
+        let mut producers = ProducerStates::default();
+        let bases = log.segment_base_offsets();
+        let from = bases
+            .len()
+            .checked_sub(2)
+            .map_or(log.log_start_offset(), |i| bases[i]);
+        log.scan_batch_headers(from.max(log.log_start_offset()), &mut |h| {
+            producers.record(h, h.base_offset, now_ms)
+        })?;
+        let leo = log.log_end_offset();
+        let start = log.log_start_offset();
+        Ok(Partition {
+            topic: topic.to_string(),
+            index,
+            leader_epoch: 0,
+            inner: Mutex::new(Inner { log, producers }),
+            high_watermark: AtomicI64::new(leo),
+            log_start_offset: AtomicI64::new(start),
+        })
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark.load(Ordering::Acquire)
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset.load(Ordering::Acquire)
+    }
+
+    /// Checks a client's view of the leader epoch (-1 = no check), as Fetch and ListOffsets do.
+    pub fn check_leader_epoch(&self, current_leader_epoch: i32) -> BrokerResult<()> {
+        let current = self.leader_epoch;
+        if current_leader_epoch > current {
+            return Err(BrokerError::UnknownLeaderEpoch {
+                got: current_leader_epoch,
+                current,
+            });
+        }
+        if current_leader_epoch >= 0 && current_leader_epoch < current {
+            return Err(BrokerError::FencedLeaderEpoch {
+                got: current_leader_epoch,
+                current,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.inner.lock().log.log_end_offset()
+    }
+
+    /// Appends a produce request's record batches. Idempotent batches are checked against the
+    /// producer's sequence state under the same lock as the append, so check and write are one
+    /// step. A duplicate is answered with its original base offset and not written again.
+    pub fn append(&self, records: &[u8], now_ms: i64) -> BrokerResult<Appended> {
+        let batches = split_batches(records).map_err(runnel_log::LogError::from)?;
+        let Some((first, _)) = batches.first() else {
+            return Err(BrokerError::InvalidRequest(
+                "produce request without record batches".into(),
+            ));
+        };
+        if first.is_transactional() || first.is_control() {
+            return Err(BrokerError::TransactionsUnsupported);
+        }
+        let mut inner = self.inner.lock();
+        for (h, _) in &batches {
+            if let SequenceCheck::Duplicate(dup) = inner.producers.check(h)? {
+                return Ok(Appended {
+                    base_offset: dup.base_offset,
+                    log_append_time_ms: -1,
+                    log_start_offset: inner.log.log_start_offset(),
+                });
+            }
+        }
+        let info = inner.log.append(
+            records,
+            AppendOptions {
+                leader_epoch: self.leader_epoch,
+                now_ms,
+            },
+        )?;
+        let mut offset = info.base_offset;
+        for (h, _) in &batches {
+            inner.producers.record(h, offset, now_ms);
+            offset += h.last_offset_delta as i64 + 1;
+        }
+        // Single node: the in-sync replica set is this broker, so the HW follows the LEO.
+        self.high_watermark
+            .store(inner.log.log_end_offset(), Ordering::Release);
+        Ok(Appended {
+            base_offset: info.base_offset,
+            log_append_time_ms: info.log_append_time_ms,
+            log_start_offset: inner.log.log_start_offset(),
+        })
+    }
+
+    /// Reads whole batches from `offset`, bounded by the high watermark and `max_bytes`.
+    pub fn read(&self, offset: i64, max_bytes: usize) -> BrokerResult<Fetched> {
+        let inner = self.inner.lock();
+        let hw = self.high_watermark();
+        let result = inner.log.read(offset, max_bytes, hw)?;
+        Ok(Fetched {
+            records: result.bytes,
+            high_watermark: hw,
+            log_start_offset: inner.log.log_start_offset(),
+        })
+    }
+
+    /// Runs `f` with the log locked (for admin operations and background work).
+    pub fn with_log<T>(&self, f: impl FnOnce(&mut Log) -> T) -> T {
+        let mut inner = self.inner.lock();
+        let out = f(&mut inner.log);
+        self.log_start_offset
+            .store(inner.log.log_start_offset(), Ordering::Release);
+        let leo = inner.log.log_end_offset();
+        if self.high_watermark() > leo {
+            self.high_watermark.store(leo, Ordering::Release);
+        }
+        out
+    }
+
+    /// Drops idle producers' state.
+    pub fn expire_producers(&self, now_ms: i64, expiration_ms: i64) {
+        self.inner.lock().producers.expire(now_ms, expiration_ms);
+    }
+}
