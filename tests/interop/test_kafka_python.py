@@ -7,7 +7,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
-from helpers import create_topic, topic_name
+from helpers import consume, create_topic, produce_and_wait, producer, topic_name
 
 COMMON = {"request_timeout_ms": 15000, "api_version_auto_timeout_ms": 10000}
 
@@ -95,3 +95,27 @@ def test_kafka_python_offset_queries_match_produced_data(broker):
         assert c.offsets_for_times({tp1: base + 10_000})[tp1] is None
     finally:
         c.close()
+
+
+@pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4", "zstd"])
+def test_batches_compressed_by_one_client_are_read_by_the_other(broker, codec):
+    """librdkafka compresses -> kafka-python decompresses, and kafka-python compresses ->
+    librdkafka decompresses, through the broker's stored batches."""
+    t1 = create_topic(broker.bootstrap)
+    recs = [{"key": f"k{i}".encode(), "value": (f"rd {i} " * 25).encode()} for i in range(120)]
+    produce_and_wait(producer(broker.bootstrap, **{"compression.codec": codec, "linger.ms": 50}), t1, recs)
+    c = _consumer(broker.bootstrap, t1)
+    try:
+        got = _read(c, 120)
+    finally:
+        c.close()
+    assert [(r.key, r.value) for r in got] == [(r["key"], r["value"]) for r in recs]
+
+    t2 = create_topic(broker.bootstrap)
+    p = _producer(broker.bootstrap, compression_type=None if codec == "none" else codec, linger_ms=50)
+    for r in recs:
+        p.send(t2, key=r["key"], value=r["value"], partition=0)
+    p.flush(30)
+    p.close()
+    got2 = consume(broker.bootstrap, t2, 120)
+    assert [(m.key(), m.value()) for m in got2] == [(r["key"], r["value"]) for r in recs]

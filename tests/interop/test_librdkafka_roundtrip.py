@@ -61,16 +61,6 @@ def test_producer_compressed_batches_are_consumed_intact(broker, codec):
         (r["key"], r["value"], r["headers"]) for r in recs]
 
 
-@pytest.mark.parametrize("codec", CODECS)
-def test_topic_compression_type_applies_and_consumer_decompresses(broker, codec):
-    """The broker recompresses to the topic's compression.type; the consumer must read it back."""
-    topic = create_topic(broker.bootstrap, config={"compression.type": "uncompressed" if codec == "none" else codec})
-    recs = [{"key": f"k{i}".encode(), "value": (f"data {i} " * 30).encode()} for i in range(100)]
-    produce_and_wait(producer(broker.bootstrap, **{"compression.codec": "none"}), topic, recs)
-    got = consume(broker.bootstrap, topic, 100)
-    assert [(m.key(), m.value()) for m in got] == [(r["key"], r["value"]) for r in recs]
-
-
 @pytest.mark.parametrize("acks", ["0", "1", "all"])
 def test_each_acks_setting_delivers_all_messages(broker, acks):
     topic = create_topic(broker.bootstrap)
