@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The project's one test command: builds the workspace, runs the Rust tests,
+# then the Python interop suite (tests/interop) against the release binary.
+# Extra arguments are passed through to pytest, e.g. scripts/test.sh -k kcat -x
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+echo "==> cargo build --release --workspace"
+cargo build --release --workspace
+
+echo "==> cargo test --release --workspace"
+cargo test --release --workspace
+
+VENV="tests/interop/.venv"
+PY="${PYTHON:-python3.11}"
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "==> creating $VENV"
+    "$PY" -m venv "$VENV"
+fi
+echo "==> pip install -r tests/interop/requirements.txt"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r tests/interop/requirements.txt
+
+if ! command -v kcat >/dev/null 2>&1; then
+    echo "==> installing kcat"
+    SUDO=""
+    if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    if ! $SUDO apt-get install -y -q kcat; then
+        $SUDO apt-get update -q
+        $SUDO apt-get install -y -q kcat
+    fi
+fi
+
+export RUNNEL_BIN="${RUNNEL_BIN:-$ROOT/target/release/runnel}"
+echo "==> pytest tests/interop (RUNNEL_BIN=$RUNNEL_BIN)"
+exec "$VENV/bin/python" -m pytest -q tests/interop "$@"

@@ -1,0 +1,342 @@
+"""A tiny hand-written Kafka wire-protocol client for hostile-input and edge tests.
+
+Encodings follow the Kafka protocol guide (kafka.apache.org/protocol) and the
+message JSON schemas in clients/src/main/resources/common/message:
+
+  frame            := int32 size, payload
+  request header v1:= api_key int16, api_version int16, correlation_id int32, client_id nullable string
+  request header v2:= header v1 + tagged fields (uvarint count, here 0)
+  response header v0 := correlation_id int32      (v1 adds tagged fields; ApiVersions always uses v0)
+
+Implemented bodies: ApiVersions v0/v3, Metadata v1, Produce v3 (non-flexible),
+Fetch v4 (non-flexible), and record batch v2 with a pure-Python CRC-32C.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import socket
+import struct
+import time
+
+# --------------------------------------------------------------------------- CRC-32C
+_CRC32C_TABLE = []
+for _i in range(256):
+    _c = _i
+    for _ in range(8):
+        _c = (_c >> 1) ^ 0x82F63B78 if _c & 1 else _c >> 1
+    _CRC32C_TABLE.append(_c)
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli), as used by record batch v2. crc32c(b"123456789") == 0xE3069283."""
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc = _CRC32C_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+# --------------------------------------------------------------------------- primitives
+def i8(v): return struct.pack(">b", v)
+def i16(v): return struct.pack(">h", v)
+def i32(v): return struct.pack(">i", v)
+def i64(v): return struct.pack(">q", v)
+def u32(v): return struct.pack(">I", v)
+
+
+def string(s: str | None) -> bytes:
+    if s is None:
+        return i16(-1)
+    b = s.encode()
+    return i16(len(b)) + b
+
+
+def nbytes(b: bytes | None) -> bytes:
+    if b is None:
+        return i32(-1)
+    return i32(len(b)) + b
+
+
+def array(items: list[bytes] | None) -> bytes:
+    if items is None:
+        return i32(-1)
+    return i32(len(items)) + b"".join(items)
+
+
+def uvarint(v: int) -> bytes:
+    assert v >= 0
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def varint(v: int) -> bytes:
+    """Zig-zag signed varint (also used for varlong)."""
+    return uvarint((v << 1) ^ (v >> 63))
+
+
+def compact_string(s: str | None) -> bytes:
+    if s is None:
+        return uvarint(0)
+    b = s.encode()
+    return uvarint(len(b) + 1) + b
+
+
+class Reader:
+    def __init__(self, data: bytes):
+        self.buf = io.BytesIO(data)
+        self.size = len(data)
+
+    def take(self, n: int) -> bytes:
+        b = self.buf.read(n)
+        if len(b) != n:
+            raise EOFError(f"wanted {n} bytes, got {len(b)}")
+        return b
+
+    def i8(self): return struct.unpack(">b", self.take(1))[0]
+    def i16(self): return struct.unpack(">h", self.take(2))[0]
+    def i32(self): return struct.unpack(">i", self.take(4))[0]
+    def i64(self): return struct.unpack(">q", self.take(8))[0]
+    def bool(self): return self.take(1) != b"\x00"
+
+    def uvarint(self) -> int:
+        shift = result = 0
+        while True:
+            b = self.take(1)[0]
+            result |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return result
+            shift += 7
+
+    def varint(self) -> int:
+        v = self.uvarint()
+        return (v >> 1) ^ -(v & 1)
+
+    def string(self):
+        n = self.i16()
+        return None if n < 0 else self.take(n).decode()
+
+    def nbytes(self):
+        n = self.i32()
+        return None if n < 0 else self.take(n)
+
+    def array(self, elem):
+        n = self.i32()
+        return None if n < 0 else [elem(self) for _ in range(n)]
+
+    def compact_array(self, elem):
+        n = self.uvarint()
+        return None if n == 0 else [elem(self) for _ in range(n - 1)]
+
+    def tagged_fields(self):
+        for _ in range(self.uvarint()):
+            self.uvarint()
+            self.take(self.uvarint())
+
+    def remaining(self) -> int:
+        return self.size - self.buf.tell()
+
+
+# --------------------------------------------------------------------------- framing
+API_PRODUCE, API_FETCH, API_METADATA, API_VERSIONS = 0, 1, 3, 18
+
+
+def request_header_v1(api_key: int, version: int, correlation_id: int, client_id: str | None = "raw") -> bytes:
+    return i16(api_key) + i16(version) + i32(correlation_id) + string(client_id)
+
+
+def request_header_v2(api_key: int, version: int, correlation_id: int, client_id: str | None = "raw") -> bytes:
+    return request_header_v1(api_key, version, correlation_id, client_id) + uvarint(0)
+
+
+def frame(payload: bytes) -> bytes:
+    return i32(len(payload)) + payload
+
+
+def connect(port: int, timeout: float = 10.0) -> socket.socket:
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def recv_exact(s: socket.socket, n: int) -> bytes:
+    out = bytearray()
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        if not chunk:
+            raise ConnectionError(f"connection closed after {len(out)} of {n} bytes")
+        out += chunk
+    return bytes(out)
+
+
+def recv_frame(s: socket.socket) -> bytes:
+    (size,) = struct.unpack(">i", recv_exact(s, 4))
+    return recv_exact(s, size)
+
+
+_corr = iter(range(1, 1 << 30))
+
+
+def roundtrip(s: socket.socket, header: bytes, body: bytes, flexible_response_header: bool = False) -> Reader:
+    """Send one request whose header carries correlation id `corr` (bytes 4..8 of header)."""
+    (corr,) = struct.unpack(">i", header[4:8])
+    s.sendall(frame(header + body))
+    r = Reader(recv_frame(s))
+    got = r.i32()
+    assert got == corr, f"correlation id {got} != {corr}"
+    if flexible_response_header:
+        r.tagged_fields()
+    return r
+
+
+def wait_closed(s: socket.socket, timeout: float = 10.0) -> bool:
+    """True if the peer closes (EOF or reset) within timeout; any data received is discarded."""
+    s.settimeout(0.5)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = s.recv(65536)
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        if not data:
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- APIs
+def api_versions(s: socket.socket, version: int = 0) -> dict:
+    corr = next(_corr)
+    if version >= 3:
+        hdr = request_header_v2(API_VERSIONS, version, corr)
+        body = compact_string("runnel-interop") + compact_string("1.0") + uvarint(0)
+        r = roundtrip(s, hdr, body)  # ApiVersions responses always use header v0
+        err = r.i16()
+
+        def elem(rr):
+            k, lo, hi = rr.i16(), rr.i16(), rr.i16()
+            rr.tagged_fields()
+            return k, lo, hi
+        keys = r.compact_array(elem)
+        throttle = r.i32()
+        r.tagged_fields()
+    else:
+        hdr = request_header_v1(API_VERSIONS, version, corr)
+        r = roundtrip(s, hdr, b"")
+        err = r.i16()
+        keys = r.array(lambda rr: (rr.i16(), rr.i16(), rr.i16()))
+        throttle = r.i32() if version >= 1 else 0
+    return {"error_code": err, "api_keys": {k: (lo, hi) for k, lo, hi in keys or []}, "throttle_time_ms": throttle}
+
+
+def metadata_v1(s: socket.socket, topics: list[str] | None) -> dict:
+    """Metadata v1. topics=None asks for all topics."""
+    corr = next(_corr)
+    body = array(None if topics is None else [string(t) for t in topics])
+    r = roundtrip(s, request_header_v1(API_METADATA, 1, corr), body)
+    brokers = r.array(lambda rr: {"node_id": rr.i32(), "host": rr.string(), "port": rr.i32(), "rack": rr.string()})
+    controller_id = r.i32()
+
+    def partition(rr):
+        return {"error_code": rr.i16(), "partition": rr.i32(), "leader": rr.i32(),
+                "replicas": rr.array(lambda x: x.i32()), "isr": rr.array(lambda x: x.i32())}
+
+    def topic(rr):
+        return {"error_code": rr.i16(), "name": rr.string(), "is_internal": rr.bool(),
+                "partitions": rr.array(partition)}
+    topics_out = r.array(topic)
+    return {"brokers": brokers, "controller_id": controller_id, "topics": {t["name"]: t for t in topics_out}}
+
+
+def produce_v3(s: socket.socket, topic: str, partition: int, records: bytes | None, acks: int = -1,
+               timeout_ms: int = 10000) -> dict:
+    """Produce v3 with one partition; returns {"error_code", "base_offset", "log_append_time"}."""
+    corr = next(_corr)
+    body = (string(None) + i16(acks) + i32(timeout_ms)
+            + array([string(topic) + array([i32(partition) + nbytes(records)])]))
+    r = roundtrip(s, request_header_v1(API_PRODUCE, 3, corr), body)
+
+    def part(rr):
+        return {"partition": rr.i32(), "error_code": rr.i16(), "base_offset": rr.i64(), "log_append_time": rr.i64()}
+    resp = r.array(lambda rr: (rr.string(), rr.array(part)))
+    r.i32()  # throttle_time_ms
+    (name, parts), = resp
+    assert name == topic
+    (p,) = parts
+    assert p["partition"] == partition
+    return p
+
+
+def fetch(s: socket.socket, topic: str, partition: int, offset: int, max_wait_ms: int = 500,
+          min_bytes: int = 1, max_bytes: int = 1 << 20) -> dict:
+    """Fetch v4 for one partition; returns {topic: [partition dicts]}."""
+    corr = next(_corr)
+    body = (i32(-1) + i32(max_wait_ms) + i32(min_bytes) + i32(max_bytes) + i8(0)
+            + array([string(topic) + array([i32(partition) + i64(offset) + i32(max_bytes)])]))
+    r = roundtrip(s, request_header_v1(API_FETCH, 4, corr), body)
+    r.i32()  # throttle_time_ms
+
+    def part(rr):
+        return {"partition": rr.i32(), "error_code": rr.i16(), "high_watermark": rr.i64(),
+                "last_stable_offset": rr.i64(),
+                "aborted": rr.array(lambda x: (x.i64(), x.i64())), "records": rr.nbytes()}
+    resp = r.array(lambda rr: (rr.string(), rr.array(part)))
+    return {name: parts for name, parts in resp}
+
+
+# --------------------------------------------------------------------------- record batch v2
+def encode_record(offset_delta: int, ts_delta: int, key: bytes | None, value: bytes | None,
+                  headers: list[tuple[str, bytes | None]] = ()) -> bytes:
+    body = i8(0) + varint(ts_delta) + varint(offset_delta)
+    body += varint(-1) if key is None else varint(len(key)) + key
+    body += varint(-1) if value is None else varint(len(value)) + value
+    body += varint(len(headers))
+    for hk, hv in headers:
+        kb = hk.encode()
+        body += varint(len(kb)) + kb
+        body += varint(-1) if hv is None else varint(len(hv)) + hv
+    return varint(len(body)) + body
+
+
+def record_batch(records: list[tuple[bytes | None, bytes | None]], base_timestamp: int | None = None,
+                 producer_id: int = -1, producer_epoch: int = -1, base_sequence: int = -1) -> bytes:
+    """An uncompressed magic-2 batch at base offset 0 with a correct CRC-32C."""
+    ts = int(time.time() * 1000) if base_timestamp is None else base_timestamp
+    recs = b"".join(encode_record(i, 0, k, v) for i, (k, v) in enumerate(records))
+    after_crc = (i16(0)                      # attributes: no compression, create time
+                 + i32(len(records) - 1)     # lastOffsetDelta
+                 + i64(ts) + i64(ts)         # baseTimestamp, maxTimestamp
+                 + i64(producer_id) + i16(producer_epoch) + i32(base_sequence)
+                 + i32(len(records)) + recs)
+    crc = crc32c(after_crc)
+    after_length = i32(0) + i8(2) + u32(crc) + after_crc  # partitionLeaderEpoch, magic, crc
+    return i64(0) + i32(len(after_length)) + after_length
+
+
+BATCH_CRC_OFFSET = 8 + 4 + 4 + 1  # baseOffset, batchLength, partitionLeaderEpoch, magic
+BATCH_ATTRIBUTES_OFFSET = BATCH_CRC_OFFSET + 4
+
+
+def corrupt(batch: bytes, at: int | None = None) -> bytes:
+    """Flip one byte covered by the CRC (by default the last byte of the last record)."""
+    b = bytearray(batch)
+    at = len(b) - 1 if at is None else at
+    assert at >= BATCH_ATTRIBUTES_OFFSET, "only bytes after the CRC field are covered by it"
+    b[at] ^= 0xFF
+    return bytes(b)
+
+
+@contextlib.contextmanager
+def connection(port: int, timeout: float = 10.0):
+    s = connect(port, timeout)
+    try:
+        yield s
+    finally:
+        s.close()
