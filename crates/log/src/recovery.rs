@@ -80,10 +80,17 @@ pub(crate) fn load(dir: &Path, config: &LogConfig) -> io::Result<Loaded> {
         segments.push(Segment::create(dir, stored_start.unwrap_or(0).max(0))?);
     }
     let first_base = segments[0].base_offset;
-    let log_end_offset = segments.last().map_or(first_base, |s| s.next_offset);
-    let log_start_offset = stored_start
-        .unwrap_or(first_base)
-        .clamp(first_base, log_end_offset);
+    let log_start_offset = stored_start.unwrap_or(first_base).max(first_base);
+    // The log start offset is fsynced when it moves; the data above it may not have been (or a
+    // truncation dropped a batch straddling it). Offsets below the log start are never reused,
+    // so the log end is raised to it rather than the log start lowered.
+    let active = segments.last_mut().expect("at least one segment");
+    if active.next_offset < log_start_offset {
+        tracing::warn!(dir = %dir.display(), log_end_offset = active.next_offset, log_start_offset,
+            "log end below the log start offset; continuing from the log start offset");
+        active.next_offset = log_start_offset;
+    }
+    let log_end_offset = active.next_offset;
     let cleaner_checkpoint = read_offset_file(dir, CLEANER_CHECKPOINT_FILE)?
         .unwrap_or(log_start_offset)
         .clamp(0, log_end_offset);
