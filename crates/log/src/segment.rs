@@ -513,3 +513,64 @@ fn indexes_agree(offsets: &OffsetIndex, times: &TimeIndex, log_size_bytes: u64) 
             .zip(times.entries())
             .all(|(o, t)| o.relative_offset == t.relative_offset)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::{LAST_OFFSET_DELTA_AT, RECORDS_COUNT_AT};
+
+    /// A zero-record batch header with a correct CRC, then patched counts.
+    fn batch_bytes(records_count: i32, last_offset_delta: i32) -> Vec<u8> {
+        let mut b = vec![0u8; HEADER_SIZE_BYTES];
+        b[batch::LENGTH_AT..batch::LENGTH_AT + 4].copy_from_slice(
+            &((HEADER_SIZE_BYTES - batch::LOG_OVERHEAD_BYTES) as i32).to_be_bytes(),
+        );
+        b[batch::MAGIC_AT] = 2;
+        b[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4]
+            .copy_from_slice(&last_offset_delta.to_be_bytes());
+        b[RECORDS_COUNT_AT..RECORDS_COUNT_AT + 4].copy_from_slice(&records_count.to_be_bytes());
+        let crc = batch::compute_crc(&b);
+        b[batch::CRC_AT..batch::CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn stored_batches_may_have_compaction_gaps_but_not_more_records_than_offsets() {
+        let gap = batch_bytes(2, 5);
+        validate_stored(&gap, &BatchHeader::parse(&gap).unwrap()).unwrap();
+        let too_many = batch_bytes(7, 5);
+        assert!(validate_stored(&too_many, &BatchHeader::parse(&too_many).unwrap()).is_err());
+        let mut flipped = batch_bytes(2, 5);
+        flipped[HEADER_SIZE_BYTES - 1] ^= 1;
+        assert!(matches!(
+            validate_stored(&flipped, &BatchHeader::parse(&flipped).unwrap()),
+            Err(BatchError::CrcMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn segment_files_are_named_by_twenty_digit_base_offset() {
+        let p = segment_path(Path::new("/d"), 42, LOG_EXT);
+        assert_eq!(p, Path::new("/d/00000000000000000042.log"));
+    }
+
+    #[test]
+    fn header_at_reports_a_batch_overrunning_the_segment_instead_of_panicking() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seg = Segment::create(dir.path(), 0).unwrap();
+        let mut b = batch_bytes(1, 0);
+        b[batch::LENGTH_AT..batch::LENGTH_AT + 4].copy_from_slice(&i32::MAX.to_be_bytes());
+        seg.append(&b, &PendingEntries::default(), &mut Vec::new())
+            .unwrap();
+        let err = seg.header_at(0).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(seg.find_batch(0).is_err());
+        drop(seg);
+        let reopened = Segment::open(dir.path(), 0, true, 4096).unwrap();
+        assert_eq!(
+            (reopened.size_bytes, reopened.next_offset),
+            (0, 0),
+            "recovery cut the bogus batch"
+        );
+    }
+}
