@@ -8,7 +8,7 @@
 //!
 //! Offsets never change: a batch that loses records is re-encoded from its remaining records
 //! with their original offsets, producer id/epoch, sequence, compression and timestamps (so it
-//! may have gaps; see [`crate::segment::validate_stored`]); an untouched batch is copied byte
+//! may have gaps; see [`crate::segment_scan::validate_stored`]); an untouched batch is copied byte
 //! for byte; an emptied batch disappears.
 //!
 //! The swap is crash-safe: write `<base>.log.cleaned` and fsync it, delete the segment's index
