@@ -269,7 +269,8 @@ impl Log {
     }
 
     /// Drops every record at and after `offset`. Batches are atomic: if `offset` falls inside a
-    /// batch, that whole batch goes and the log end offset becomes its base offset. Truncating
+    /// batch, that whole batch goes and the log end offset becomes its base offset (or the log
+    /// start offset, if that is higher: the log end never drops below the log start). Truncating
     /// below the log start offset empties the log and restarts it at `offset`.
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), LogError> {
         if offset >= self.log_end_offset() {
@@ -288,6 +289,7 @@ impl Log {
                 let seg = self.segments.pop().expect("more than one segment");
                 seg.delete_files()?;
             }
+            let log_start_offset = self.log_start_offset;
             let seg = self
                 .segments
                 .last_mut()
@@ -295,7 +297,13 @@ impl Log {
             match seg.find_batch(offset)? {
                 Some((pos, header)) => {
                     seg.truncate_at(pos, interval)?;
-                    seg.next_offset = offset.min(header.base_offset).max(seg.next_offset);
+                    // `offset` itself if it was a batch boundary (or in a compaction gap), else
+                    // the dropped batch's base; never below the log start offset (recovery
+                    // applies the same floor, so a reopen agrees).
+                    seg.next_offset = offset
+                        .min(header.base_offset)
+                        .max(seg.next_offset)
+                        .max(log_start_offset);
                 }
                 None => seg.next_offset = offset,
             }
