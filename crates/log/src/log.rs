@@ -24,6 +24,9 @@ use std::path::{Path, PathBuf};
 
 /// What the broker decides per append.
 #[derive(Debug, Clone, Copy)]
+/// Largest write buffer a log keeps between appends.
+const APPEND_BUF_KEEP_BYTES: usize = 256 * 1024;
+
 pub struct AppendOptions {
     /// Stamped into every batch's `partitionLeaderEpoch`, so a future follower can truncate to
     /// the leader's history.
@@ -187,6 +190,11 @@ impl Log {
             // Put the segment back as it was (best effort: the disk is already failing).
             let _ = seg.truncate_at(old_size_bytes, interval);
             return Err(e.into());
+        }
+        if self.append_buf.capacity() > APPEND_BUF_KEEP_BYTES {
+            // Thousands of partitions each keeping their largest request's buffer would hold
+            // gigabytes at idle; keep small buffers, reallocate for big appends.
+            self.append_buf = Vec::new();
         }
         seg.first_append_ms.get_or_insert(opts.now_ms);
         self.unflushed_messages = self.unflushed_messages.saturating_add(record_count);
