@@ -23,10 +23,10 @@ use kafka_protocol::records::RecordBatchDecoder;
 use std::path::{Path, PathBuf};
 
 /// What the broker decides per append.
-#[derive(Debug, Clone, Copy)]
 /// Largest write buffer a log keeps between appends.
 const APPEND_BUF_KEEP_BYTES: usize = 256 * 1024;
 
+#[derive(Debug, Clone, Copy)]
 pub struct AppendOptions {
     /// Stamped into every batch's `partitionLeaderEpoch`, so a future follower can truncate to
     /// the leader's history.
