@@ -22,10 +22,10 @@ use bytes::Bytes;
 use kafka_protocol::records::RecordBatchDecoder;
 use std::path::{Path, PathBuf};
 
-/// What the broker decides per append.
 /// Largest write buffer a log keeps between appends.
 const APPEND_BUF_KEEP_BYTES: usize = 256 * 1024;
 
+/// What the broker decides per append.
 #[derive(Debug, Clone, Copy)]
 pub struct AppendOptions {
     /// Stamped into every batch's `partitionLeaderEpoch`, so a future follower can truncate to
