@@ -9,12 +9,21 @@
 //! - [`batch`]: the v2 record-batch header, parsed and stamped in place.
 //! - [`config`]: per-log settings with Kafka's topic-config names.
 //! - [`log`]: the [`Log`] type: append, read, roll, flush, recovery, retention, compaction.
+//! - `segment`, `index`: one segment's files; `recovery`: loading after a crash;
+//!   `read`, `retention`, `cleaner`: the rest of [`Log`]'s operations, one concern per module.
 //! - [`error`]: [`LogError`], which the broker maps onto Kafka error codes in one place.
 
 pub mod batch;
 pub mod config;
 pub mod error;
 pub mod log;
+
+mod cleaner;
+mod index;
+mod read;
+mod recovery;
+mod retention;
+mod segment;
 
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use error::LogError;

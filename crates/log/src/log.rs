@@ -1,8 +1,25 @@
-//! The [`Log`]: one partition's segments, and every operation on them.
+//! The [`Log`]: one partition's segments, and the append/flush/truncate paths. Reads live in
+//! [`crate::read`], retention and DeleteRecords in [`crate::retention`], compaction in
+//! [`crate::cleaner`], loading in [`crate::recovery`].
+//!
+//! # Durability
+//!
+//! An append is one `write` to the active segment: once [`Log::append`] returns, the batches
+//! are in the OS page cache and survive a crash of this *process*, but not a power loss or
+//! kernel crash. They become durable (fsynced, data and indexes) when [`Log::flush`] runs, which
+//! happens on its own only when `flush.messages` records have accumulated or, through
+//! [`Log::maybe_flush`], when the oldest unflushed append is `flush.ms` old. Kafka's defaults
+//! (both `i64::MAX`) never fsync and rely on replication instead; this log does the same.
+//! Whatever survives, recovery on [`Log::open`] cuts the active segment back to its last whole
+//! batch with a valid CRC, so a log never serves a torn batch. Checkpoints (log start offset,
+//! cleaner position) and compaction swaps are always fsynced and renamed into place.
 
-use crate::batch::BatchHeader;
-use crate::{LogConfig, LogError};
+use crate::batch::{self, BatchError};
+use crate::recovery::{self, CLEANER_CHECKPOINT_FILE, LOG_START_FILE};
+use crate::segment::{PendingEntries, Segment};
+use crate::{LogConfig, LogError, TimestampType};
 use bytes::Bytes;
+use kafka_protocol::records::RecordBatchDecoder;
 use std::path::{Path, PathBuf};
 
 /// What the broker decides per append.
@@ -39,13 +56,36 @@ pub struct ReadResult {
 pub struct Log {
     dir: PathBuf,
     config: LogConfig,
+    /// Sorted by base offset; never empty; the last one is the active segment.
+    pub(crate) segments: Vec<Segment>,
+    pub(crate) log_start_offset: i64,
+    /// The cleaner's first dirty offset: bytes at and after it count as dirty.
+    pub(crate) cleaner_checkpoint: i64,
+    /// Reused for every append so the hot path does not allocate.
+    append_buf: Vec<u8>,
+    pending: PendingEntries,
+    index_scratch: Vec<u8>,
+    unflushed_messages: i64,
+    oldest_unflushed_ms: Option<i64>,
 }
 
 impl Log {
     /// Opens (creating if missing) the log in `dir`, recovering from an unclean shutdown.
     pub fn open(dir: impl Into<PathBuf>, config: LogConfig) -> Result<Log, LogError> {
-        let _ = (dir.into(), config);
-        unimplemented!("implemented by the storage work")
+        let dir = dir.into();
+        let loaded = recovery::load(&dir, &config)?;
+        Ok(Log {
+            dir,
+            config,
+            segments: loaded.segments,
+            log_start_offset: loaded.log_start_offset,
+            cleaner_checkpoint: loaded.cleaner_checkpoint,
+            append_buf: Vec::new(),
+            pending: PendingEntries::default(),
+            index_scratch: Vec::new(),
+            unflushed_messages: 0,
+            oldest_unflushed_ms: None,
+        })
     }
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -57,67 +97,251 @@ impl Log {
         self.config = config;
     }
     pub fn log_start_offset(&self) -> i64 {
-        unimplemented!()
+        self.log_start_offset
     }
     pub fn log_end_offset(&self) -> i64 {
-        unimplemented!()
+        self.active().next_offset
     }
     pub fn size_bytes(&self) -> u64 {
-        unimplemented!()
+        self.segments.iter().map(|s| s.size_bytes).sum()
     }
-    pub fn append(
+
+    pub(crate) fn active(&self) -> &Segment {
+        self.segments
+            .last()
+            .expect("a log always has an active segment")
+    }
+
+    /// Validates every batch (nothing is written unless all pass), stamps offsets, leader epoch
+    /// and (under LogAppendTime) the timestamp, rolls first if the active segment is full or
+    /// old, then writes all batches with one `write`.
+    pub fn append(&mut self, records: &[u8], opts: AppendOptions) -> Result<AppendInfo, LogError> {
+        let batches = batch::split_batches(records)?;
+        if batches.is_empty() {
+            return Err(BatchError::Invalid {
+                reason: "no record batches",
+            }
+            .into());
+        }
+        let mut offsets_needed: i64 = 0;
+        for (header, bytes) in &batches {
+            if bytes.len() > self.config.max_message_bytes {
+                return Err(BatchError::TooLarge {
+                    size_bytes: bytes.len(),
+                    max_bytes: self.config.max_message_bytes,
+                }
+                .into());
+            }
+            batch::validate(bytes, header)?;
+            if header.records_count == 0 {
+                return Err(BatchError::Invalid {
+                    reason: "record batch has no records",
+                }
+                .into());
+            }
+            if self.config.cleanup_policy.compact {
+                check_keys_present(bytes)?;
+            }
+            offsets_needed += header.last_offset_delta as i64 + 1;
+        }
+        self.roll_before_append(records.len() as u64, offsets_needed, opts.now_ms)?;
+
+        let log_append_time = self.config.timestamp_type == TimestampType::LogAppendTime;
+        let interval = self.config.index_interval_bytes;
+        self.append_buf.clear();
+        self.append_buf.extend_from_slice(records);
+        self.pending.clear();
+        let seg = self
+            .segments
+            .last_mut()
+            .expect("a log always has an active segment");
+        let old_size_bytes = seg.size_bytes;
+        let base_offset = seg.next_offset;
+        let mut next_offset = base_offset;
+        let mut max_timestamp = i64::MIN;
+        let mut record_count = 0i64;
+        let mut at = 0usize;
+        for (header, _) in &batches {
+            let size = header.total_size_bytes();
+            let bytes = &mut self.append_buf[at..at + size];
+            batch::stamp_offset_and_epoch(bytes, next_offset, opts.leader_epoch);
+            let mut stamped = *header;
+            stamped.base_offset = next_offset;
+            stamped.partition_leader_epoch = opts.leader_epoch;
+            if log_append_time {
+                batch::stamp_log_append_time(bytes, opts.now_ms);
+                stamped.max_timestamp = opts.now_ms;
+            }
+            seg.track(
+                old_size_bytes + at as u64,
+                &stamped,
+                interval,
+                &mut self.pending,
+            );
+            max_timestamp = max_timestamp.max(stamped.max_timestamp);
+            record_count += header.records_count as i64;
+            next_offset = stamped.last_offset() + 1;
+            at += size;
+        }
+        if let Err(e) = seg.append(&self.append_buf, &self.pending, &mut self.index_scratch) {
+            // Put the segment back as it was (best effort: the disk is already failing).
+            let _ = seg.truncate_at(old_size_bytes, interval);
+            return Err(e.into());
+        }
+        seg.first_append_ms.get_or_insert(opts.now_ms);
+        self.unflushed_messages = self.unflushed_messages.saturating_add(record_count);
+        self.oldest_unflushed_ms.get_or_insert(opts.now_ms);
+        if self.unflushed_messages >= self.config.flush_messages {
+            self.flush()?;
+        }
+        Ok(AppendInfo {
+            base_offset,
+            last_offset: next_offset - 1,
+            max_timestamp,
+            log_append_time_ms: if log_append_time { opts.now_ms } else { -1 },
+            record_count,
+        })
+    }
+
+    /// Rolls when the append would overflow `segment.bytes` (or the u32 positions and relative
+    /// offsets of the indexes), or the active segment is older than `segment.ms`. An empty
+    /// segment is never rolled: a batch larger than `segment.bytes` gets a segment of its own.
+    fn roll_before_append(
         &mut self,
-        _records: &[u8],
-        _opts: AppendOptions,
-    ) -> Result<AppendInfo, LogError> {
-        unimplemented!()
-    }
-    pub fn read(
-        &self,
-        _offset: i64,
-        _max_bytes: usize,
-        _upper_bound_offset: i64,
-    ) -> Result<ReadResult, LogError> {
-        unimplemented!()
-    }
-    pub fn flush(&mut self) -> Result<(), LogError> {
-        unimplemented!()
-    }
-    pub fn maybe_flush(&mut self, _now_ms: i64) -> Result<bool, LogError> {
-        unimplemented!()
-    }
-    pub fn offset_for_timestamp(&self, _timestamp_ms: i64) -> Result<Option<(i64, i64)>, LogError> {
-        unimplemented!()
-    }
-    pub fn max_timestamp(&self) -> Result<Option<(i64, i64)>, LogError> {
-        unimplemented!()
-    }
-    pub fn delete_records_before(&mut self, _offset: i64) -> Result<i64, LogError> {
-        unimplemented!()
-    }
-    pub fn truncate_to(&mut self, _offset: i64) -> Result<(), LogError> {
-        unimplemented!()
-    }
-    pub fn enforce_retention(&mut self, _now_ms: i64) -> Result<usize, LogError> {
-        unimplemented!()
-    }
-    pub fn roll_if_due(&mut self, _now_ms: i64) -> Result<bool, LogError> {
-        unimplemented!()
-    }
-    pub fn compact(&mut self, _now_ms: i64) -> Result<bool, LogError> {
-        unimplemented!()
-    }
-    pub fn segment_base_offsets(&self) -> Vec<i64> {
-        unimplemented!()
-    }
-    pub fn scan_batch_headers(
-        &self,
-        _from_offset: i64,
-        _f: &mut dyn FnMut(&BatchHeader),
+        size_bytes: u64,
+        offsets_needed: i64,
+        now_ms: i64,
     ) -> Result<(), LogError> {
-        unimplemented!()
+        let seg = self.active();
+        if seg.is_empty() {
+            return Ok(());
+        }
+        let too_big = seg.size_bytes + size_bytes > self.config.segment_bytes
+            || seg.size_bytes + size_bytes > u32::MAX as u64;
+        let offsets_overflow =
+            seg.next_offset + offsets_needed - 1 - seg.base_offset > u32::MAX as i64;
+        if too_big || offsets_overflow || self.roll_is_due(now_ms) {
+            self.roll()?;
+        }
+        Ok(())
     }
+
+    pub(crate) fn roll_is_due(&self, now_ms: i64) -> bool {
+        let seg = self.active();
+        !seg.is_empty()
+            && seg
+                .first_append_ms
+                .is_some_and(|t| now_ms.saturating_sub(t) > self.config.segment_ms)
+    }
+
+    /// Starts a new active segment at the log end offset. The old one is not fsynced here (that
+    /// is [`Log::flush`]'s job), so rolling costs no disk wait.
+    pub(crate) fn roll(&mut self) -> Result<(), LogError> {
+        let base = self.log_end_offset();
+        if self.active().is_empty() {
+            return Ok(());
+        }
+        let seg = Segment::create(&self.dir, base)?;
+        tracing::debug!(dir = %self.dir.display(), base_offset = base, "rolled new segment");
+        self.segments.push(seg);
+        Ok(())
+    }
+
+    /// Fsyncs every segment with unflushed writes.
+    pub fn flush(&mut self) -> Result<(), LogError> {
+        for seg in &mut self.segments {
+            seg.flush()?;
+        }
+        self.unflushed_messages = 0;
+        self.oldest_unflushed_ms = None;
+        Ok(())
+    }
+
+    /// Fsyncs if the oldest unflushed append is at least `flush.ms` old.
+    pub fn maybe_flush(&mut self, now_ms: i64) -> Result<bool, LogError> {
+        match self.oldest_unflushed_ms {
+            Some(t) if now_ms.saturating_sub(t) >= self.config.flush_ms => {
+                self.flush()?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Drops every record at and after `offset`. Batches are atomic: if `offset` falls inside a
+    /// batch, that whole batch goes and the log end offset becomes its base offset (or the log
+    /// start offset, if that is higher: the log end never drops below the log start). Truncating
+    /// below the log start offset empties the log and restarts it at `offset`.
+    pub fn truncate_to(&mut self, offset: i64) -> Result<(), LogError> {
+        if offset >= self.log_end_offset() {
+            return Ok(());
+        }
+        let interval = self.config.index_interval_bytes;
+        if offset < self.log_start_offset {
+            for seg in self.segments.drain(..) {
+                seg.delete_files()?;
+            }
+            self.segments.push(Segment::create(&self.dir, offset)?);
+            self.log_start_offset = offset;
+            recovery::write_offset_file(&self.dir, LOG_START_FILE, offset)?;
+        } else {
+            while self.segments.len() > 1 && self.active().base_offset >= offset {
+                let seg = self.segments.pop().expect("more than one segment");
+                seg.delete_files()?;
+            }
+            let log_start_offset = self.log_start_offset;
+            let seg = self
+                .segments
+                .last_mut()
+                .expect("a log always has an active segment");
+            match seg.find_batch(offset)? {
+                Some((pos, header)) => {
+                    seg.truncate_at(pos, interval)?;
+                    // `offset` itself if it was a batch boundary (or in a compaction gap), else
+                    // the dropped batch's base; never below the log start offset (recovery
+                    // applies the same floor, so a reopen agrees).
+                    seg.next_offset = offset
+                        .min(header.base_offset)
+                        .max(seg.next_offset)
+                        .max(log_start_offset);
+                }
+                None => seg.next_offset = offset,
+            }
+        }
+        if self.cleaner_checkpoint > self.log_end_offset() {
+            self.cleaner_checkpoint = self.log_end_offset();
+            recovery::write_offset_file(
+                &self.dir,
+                CLEANER_CHECKPOINT_FILE,
+                self.cleaner_checkpoint,
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.segments.iter().map(|s| s.base_offset).collect()
+    }
+
+    /// Removes the log and its directory.
     pub fn delete(self) -> Result<(), LogError> {
-        unimplemented!()
+        let dir = self.dir.clone();
+        drop(self);
+        std::fs::remove_dir_all(dir)?;
+        Ok(())
     }
+}
+
+/// Compacted topics need a key on every record; this is the only append-path decode.
+fn check_keys_present(bytes: &[u8]) -> Result<(), BatchError> {
+    let mut buf = bytes;
+    let set = RecordBatchDecoder::decode(&mut buf).map_err(|_| BatchError::Invalid {
+        reason: "record batch could not be decoded",
+    })?;
+    if set.records.iter().any(|r| r.key.is_none()) {
+        return Err(BatchError::Invalid {
+            reason: "compacted topic cannot accept a record without a key",
+        });
+    }
+    Ok(())
 }

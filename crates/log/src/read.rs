@@ -1,0 +1,212 @@
+//! Reading: fetches, timestamp lookups, header scans.
+//!
+//! Fetches return stored bytes untouched (whole batches, never re-encoded), so a consumer sees
+//! exactly what the producer's CRC covers. Finding a batch is: pick the segment by base offset,
+//! take the floor entry of its offset index, then walk batch headers with positional reads.
+//! Only the timestamp lookups decode records, and then a single batch.
+
+use crate::batch::BatchHeader;
+use crate::log::{Log, ReadResult};
+use crate::segment::{invalid_data, Segment};
+use crate::LogError;
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::RecordBatchDecoder;
+
+impl Log {
+    /// Index of the segment that would hold `offset` (the last with base offset `<= offset`).
+    fn segment_index_for(&self, offset: i64) -> usize {
+        self.segments
+            .partition_point(|s| s.base_offset <= offset)
+            .saturating_sub(1)
+    }
+
+    fn check_in_range(&self, offset: i64) -> Result<(), LogError> {
+        if offset < self.log_start_offset || offset > self.log_end_offset() {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: self.log_end_offset(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whole batches from one segment, starting with the batch containing `offset` (or the next
+    /// one if compaction removed it), stopping before a batch whose base offset is
+    /// `>= upper_bound_offset` (the high watermark) and before `max_bytes` would be exceeded —
+    /// except that the first batch is always returned whole, however large (KIP-74), so a
+    /// consumer can always make progress.
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        upper_bound_offset: i64,
+    ) -> Result<ReadResult, LogError> {
+        self.check_in_range(offset)?;
+        let empty = ReadResult {
+            bytes: Bytes::new(),
+        };
+        if offset == self.log_end_offset() || offset >= upper_bound_offset {
+            return Ok(empty);
+        }
+        for seg in &self.segments[self.segment_index_for(offset)..] {
+            let Some((start, first)) = seg.find_batch(offset)? else {
+                continue; // `offset` is past this segment's last batch: the next one has it.
+            };
+            if first.base_offset >= upper_bound_offset {
+                return Ok(empty);
+            }
+            let mut end = start + first.total_size_bytes() as u64;
+            while let Some(h) = seg.header_at(end)? {
+                let grown = end - start + h.total_size_bytes() as u64;
+                if h.base_offset >= upper_bound_offset || grown > max_bytes as u64 {
+                    break;
+                }
+                end = start + grown;
+            }
+            let mut buf = BytesMut::zeroed((end - start) as usize);
+            seg.read_into(&mut buf, start)?;
+            return Ok(ReadResult {
+                bytes: buf.freeze(),
+            });
+        }
+        Ok(empty)
+    }
+
+    /// Calls `f` with every batch header whose last offset is `>= from_offset`, in offset order.
+    pub fn scan_batch_headers(
+        &self,
+        from_offset: i64,
+        f: &mut dyn FnMut(&BatchHeader),
+    ) -> Result<(), LogError> {
+        for seg in &self.segments[self.segment_index_for(from_offset)..] {
+            let mut pos = seg.scan_start(from_offset);
+            while let Some(h) = seg.header_at(pos)? {
+                if h.last_offset() >= from_offset {
+                    f(&h);
+                }
+                pos += h.total_size_bytes() as u64;
+            }
+        }
+        Ok(())
+    }
+
+    /// `(offset, timestamp)` of the first record (at or after the log start offset) whose
+    /// timestamp is `>= timestamp_ms`. The segment is chosen by its max timestamp, the start
+    /// position by the time index, the batch by its `maxTimestamp` header, and only that batch
+    /// is decoded to find the record.
+    pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<(i64, i64)>, LogError> {
+        for seg in &self.segments {
+            if seg.next_offset <= self.log_start_offset
+                || seg.max_timestamp_ms.is_none_or(|m| m < timestamp_ms)
+            {
+                continue;
+            }
+            let mut pos = match seg.time_index.last_before(timestamp_ms) {
+                Some(entry) => seg
+                    .offset_index
+                    .lookup(entry.relative_offset)
+                    .map_or(0, |e| e.position as u64),
+                None => 0,
+            };
+            while let Some(h) = seg.header_at(pos)? {
+                if h.max_timestamp >= timestamp_ms && h.last_offset() >= self.log_start_offset {
+                    let found = first_record_where(seg, pos, &h, |offset, ts| {
+                        offset >= self.log_start_offset && ts >= timestamp_ms
+                    })?;
+                    if found.is_some() {
+                        return Ok(found);
+                    }
+                }
+                pos += h.total_size_bytes() as u64;
+            }
+        }
+        Ok(None)
+    }
+
+    /// `(offset, timestamp)` of the record with the largest timestamp (the earliest such offset),
+    /// among records at or after the log start offset.
+    pub fn max_timestamp(&self) -> Result<Option<(i64, i64)>, LogError> {
+        // Pick the segment by the per-segment maximum. The first segment may hold records below
+        // the log start offset, so its maximum is recomputed from the visible batches.
+        let mut best: Option<(i64, usize)> = None;
+        for (i, seg) in self.segments.iter().enumerate() {
+            let max = if seg.base_offset < self.log_start_offset {
+                let mut m = None;
+                self.visible_headers(seg, &mut |_, h| {
+                    m = Some(m.map_or(h.max_timestamp, |x: i64| x.max(h.max_timestamp)))
+                })?;
+                m
+            } else {
+                seg.max_timestamp_ms
+            };
+            if let Some(m) = max {
+                if best.is_none_or(|(b, _)| m > b) {
+                    best = Some((m, i));
+                }
+            }
+        }
+        let Some((max_ts, i)) = best else {
+            return Ok(None);
+        };
+        let seg = &self.segments[i];
+        let mut candidate = None;
+        self.visible_headers(seg, &mut |pos, h| {
+            if candidate.is_none() && h.max_timestamp == max_ts {
+                candidate = Some((pos, *h));
+            }
+        })?;
+        let Some((pos, h)) = candidate else {
+            return Ok(None);
+        };
+        let found = first_record_where(seg, pos, &h, |offset, ts| {
+            offset >= self.log_start_offset && ts == max_ts
+        })?;
+        // A batch straddling the log start offset may owe its maxTimestamp to a hidden record;
+        // then report the batch's first visible record with the batch's timestamp.
+        Ok(found.or(Some((h.base_offset.max(self.log_start_offset), max_ts))))
+    }
+
+    /// Headers (with positions) of `seg`'s batches that hold offsets `>= log_start_offset`.
+    fn visible_headers(
+        &self,
+        seg: &Segment,
+        f: &mut dyn FnMut(u64, &BatchHeader),
+    ) -> Result<(), LogError> {
+        let mut pos = seg.scan_start(self.log_start_offset);
+        while let Some(h) = seg.header_at(pos)? {
+            if h.last_offset() >= self.log_start_offset {
+                f(pos, &h);
+            }
+            pos += h.total_size_bytes() as u64;
+        }
+        Ok(())
+    }
+}
+
+/// Decodes the one batch at `pos` and returns the first record matching `pred(offset, ts)`.
+/// Under LogAppendTime every record's timestamp is the batch's `maxTimestamp`.
+fn first_record_where(
+    seg: &Segment,
+    pos: u64,
+    header: &BatchHeader,
+    pred: impl Fn(i64, i64) -> bool,
+) -> Result<Option<(i64, i64)>, LogError> {
+    let mut buf = vec![0u8; header.total_size_bytes()];
+    seg.read_into(&mut buf, pos)?;
+    let mut slice: &[u8] = &buf;
+    let set = RecordBatchDecoder::decode(&mut slice).map_err(|e| {
+        invalid_data(format!(
+            "segment {} position {pos}: cannot decode batch: {e}",
+            seg.base_offset
+        ))
+    })?;
+    Ok(set.records.iter().find_map(|r| {
+        let ts = if header.is_log_append_time() {
+            header.max_timestamp
+        } else {
+            r.timestamp
+        };
+        pred(r.offset, ts).then_some((r.offset, ts))
+    }))
+}
