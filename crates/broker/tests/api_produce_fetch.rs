@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 async fn init_producer(c: &mut RawClient) -> (i64, i16) {
     let mut req = InitProducerIdRequest::default();
+    req.transactional_id = None;
     req.transaction_timeout_ms = 60_000;
     req.producer_id = kafka_protocol::messages::ProducerId(-1);
     req.producer_epoch = -1;
@@ -205,7 +206,8 @@ async fn metadata_for_an_invalid_topic_name_answers_invalid_topic_exception() {
 async fn list_offsets_answers_earliest_latest_and_by_timestamp() {
     let b = TestBroker::start(&[]).await;
     let mut c = b.client().await;
-    c.create_topic("t", 1, &[]).await;
+    // Timestamps far in the past: keep time retention from deleting them mid-test.
+    c.create_topic("t", 1, &[("retention.ms", "-1")]).await;
     for ts in [1000, 2000, 3000] {
         let mut r = Rec::kv("k", "v");
         r.timestamp = ts;

@@ -155,9 +155,18 @@ impl Rec {
             key: Some(key.as_bytes().to_vec()),
             value: Some(value.as_bytes().to_vec()),
             headers: Vec::new(),
-            timestamp: 1_700_000_000_000,
+            timestamp: now_ms(),
         }
     }
+}
+
+/// Wall-clock milliseconds. Record timestamps must be recent: older ones are deleted by time
+/// retention (7 days by default) as soon as the background task runs.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 /// Idempotent-producer fields of a batch.
@@ -169,6 +178,8 @@ pub struct Producer {
 }
 
 /// Encodes records as one v2 record batch (uncompressed, CreateTime).
+///
+/// Asserts that the encoder produced exactly one batch.
 pub fn batch(records: &[Rec], producer: Option<Producer>) -> Bytes {
     let recs: Vec<Record> = records
         .iter()
@@ -182,7 +193,9 @@ pub fn batch(records: &[Rec], producer: Option<Producer>) -> Bytes {
             producer_epoch: producer.map_or(-1, |p| p.epoch),
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: producer.map_or(-1, |p| p.base_sequence + i as i32),
+            // The encoder starts a new batch whenever `offset - sequence` changes, so without a
+            // producer the sequence runs from -1 (the batch's base sequence stays -1).
+            sequence: producer.map_or(i as i32 - 1, |p| p.base_sequence + i as i32),
             timestamp: r.timestamp,
             key: r.key.clone().map(Bytes::from),
             value: r.value.clone().map(Bytes::from),
@@ -203,7 +216,11 @@ pub fn batch(records: &[Rec], producer: Option<Producer>) -> Bytes {
         },
     )
     .expect("encode record batch");
-    buf.freeze()
+    let buf = buf.freeze();
+    let batches = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut buf.clone())
+        .expect("decode the encoded batch");
+    assert_eq!(batches.len(), 1, "records were split over several batches");
+    buf
 }
 
 /// A batch of `n` records `k{i}`/`v{i}`.
