@@ -216,7 +216,7 @@ fn run(segment_bytes: u64, index_interval_bytes: usize, ops: Vec<Op>) -> Result<
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     #[test]
     fn log_matches_model_through_appends_retention_truncation_and_crashes(

@@ -83,3 +83,17 @@ fn retention_does_nothing_without_delete_policy() {
     assert_eq!(log.enforce_retention(i64::MAX).unwrap(), 0);
     assert_eq!(log.segment_base_offsets(), vec![0, 2, 4]);
 }
+
+#[test]
+fn segments_left_below_a_persisted_log_start_are_deleted_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = simple_batch(1, 100, 0).len() as u64;
+    let log = three_segment_log(dir.path(), config(one * 2));
+    drop(log);
+    // A crash after the log start offset was persisted, before the segments were deleted.
+    std::fs::write(dir.path().join("log-start-offset"), "3\n").unwrap();
+    let log = open(dir.path(), config(one * 2));
+    assert_eq!(log.segment_base_offsets(), vec![2, 4]);
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (3, 5));
+    assert_eq!(read_all(&log).first().map(|r| r.offset), Some(3));
+}
