@@ -28,6 +28,8 @@ pub enum BrokerError {
     InvalidReplicaAssignment(String),
     #[error("{0}")]
     UnsupportedEndpointType(String),
+    #[error("{0}")]
+    PolicyViolation(String),
     #[error("topic deletion is disabled (delete.topic.enable=false)")]
     TopicDeletionDisabled,
     #[error("invalid required acks {0}: expected -1, 0 or 1")]
@@ -66,6 +68,7 @@ impl BrokerError {
             InvalidConfig(_) => ResponseError::InvalidConfig,
             InvalidReplicaAssignment(_) => ResponseError::InvalidReplicaAssignment,
             UnsupportedEndpointType(_) => ResponseError::UnsupportedEndpointType,
+            PolicyViolation(_) => ResponseError::PolicyViolation,
             TopicDeletionDisabled => ResponseError::TopicDeletionDisabled,
             InvalidRequiredAcks(_) => ResponseError::InvalidRequiredAcks,
             InvalidRequest(_) => ResponseError::InvalidRequest,

@@ -109,3 +109,21 @@ async fn unknown_topic_or_partition_is_reported_per_partition() {
     assert_eq!(delete_records(&mut c, "nope", 0, 0).await.error_code, 3);
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn compacted_topic_refuses_delete_records_with_policy_violation() {
+    let b = TestBroker::start(&[]).await;
+    let mut c = b.client().await;
+    c.create_topic("compacted", 1, &[("cleanup.policy", "compact")])
+        .await;
+    assert_eq!(
+        c.produce("compacted", 0, 1, simple_batch(2))
+            .await
+            .error_code,
+        0
+    );
+    let r = delete_records(&mut c, "compacted", 0, 1).await;
+    assert_eq!(r.error_code, 44);
+    assert_eq!(c.list_offset("compacted", 0, -2).await.offset, 0);
+    b.shutdown().await;
+}

@@ -172,3 +172,17 @@ async fn unknown_resource_type_is_an_invalid_request() {
     assert_eq!(r.resource_type, 99);
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn empty_configuration_keys_list_also_returns_every_config() {
+    let b = TestBroker::start(&[]).await;
+    let mut c = b.client().await;
+    c.create_topic("t", 1, &[]).await;
+    let r = describe(&mut c, TOPIC, "t", Some(&[]), false, false, 4).await;
+    assert_eq!(r.error_code, 0);
+    assert!(r.configs.len() >= 14, "{}", r.configs.len());
+    let r = describe(&mut c, TOPIC, "t", Some(&["no.such.key"]), false, false, 4).await;
+    assert_eq!(r.error_code, 0);
+    assert!(r.configs.is_empty(), "unknown keys are left out");
+    b.shutdown().await;
+}

@@ -1,6 +1,7 @@
 //! DeleteRecords: move a partition's log start offset forward, deleting whole segments below
 //! it. Offset -1 means the high watermark; an offset above the high watermark is
-//! OFFSET_OUT_OF_RANGE; one at or below the current log start changes nothing.
+//! OFFSET_OUT_OF_RANGE; one at or below the current log start changes nothing. As in Kafka, a
+//! topic whose `cleanup.policy` lacks `delete` (compact only) refuses with POLICY_VIOLATION.
 
 use crate::error::BrokerError;
 use crate::state::BrokerState;
@@ -57,6 +58,11 @@ fn delete_one(
 ) -> Result<i64, BrokerError> {
     let partition = state.topics.partition(topic, index)?;
     partition.with_log(|log| {
+        if !log.config().cleanup_policy.delete {
+            return Err(BrokerError::PolicyViolation(format!(
+                "Records of partition {topic}-{index} can not be deleted due to the configured policy"
+            )));
+        }
         // Read under the log lock, so no append moves it between the check and the delete.
         let hw = partition.high_watermark();
         let target = if offset == -1 { hw } else { offset };

@@ -65,8 +65,11 @@ pub async fn handle(
                     result.configs = entries
                         .into_iter()
                         .filter(|e| match &r.configuration_keys {
-                            None => true,
-                            Some(keys) => keys.iter().any(|k| k.as_str() == e.name),
+                            // As in Kafka's ConfigHelper, an empty list means every key too.
+                            Some(keys) if !keys.is_empty() => {
+                                keys.iter().any(|k| k.as_str() == e.name)
+                            }
+                            _ => true,
                         })
                         .map(|e| to_wire(e, req.include_synonyms, req.include_documentation))
                         .collect();
