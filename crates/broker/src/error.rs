@@ -29,6 +29,8 @@ pub enum BrokerError {
     #[error("{0}")]
     UnsupportedEndpointType(String),
     #[error("{0}")]
+    MismatchedEndpointType(String),
+    #[error("{0}")]
     PolicyViolation(String),
     #[error("topic deletion is disabled (delete.topic.enable=false)")]
     TopicDeletionDisabled,
@@ -68,6 +70,7 @@ impl BrokerError {
             InvalidConfig(_) => ResponseError::InvalidConfig,
             InvalidReplicaAssignment(_) => ResponseError::InvalidReplicaAssignment,
             UnsupportedEndpointType(_) => ResponseError::UnsupportedEndpointType,
+            MismatchedEndpointType(_) => ResponseError::MismatchedEndpointType,
             PolicyViolation(_) => ResponseError::PolicyViolation,
             TopicDeletionDisabled => ResponseError::TopicDeletionDisabled,
             InvalidRequiredAcks(_) => ResponseError::InvalidRequiredAcks,

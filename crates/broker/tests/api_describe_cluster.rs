@@ -38,15 +38,30 @@ async fn version_zero_describes_the_brokers() {
 }
 
 #[tokio::test]
-async fn controller_endpoints_are_refused_with_unsupported_endpoint_type() {
+async fn controller_endpoints_are_refused_with_mismatched_endpoint_type() {
     let b = TestBroker::start(&[]).await;
     let mut c = b.client().await;
     let mut req = DescribeClusterRequest::default();
     req.endpoint_type = 2;
     let resp = c.send(&req, 1).await;
-    assert_eq!(resp.error_code, 115);
+    assert_eq!(resp.error_code, 114);
     assert!(resp.error_message.is_some());
     assert!(resp.brokers.is_empty());
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_endpoint_type_is_refused_with_unsupported_endpoint_type() {
+    let b = TestBroker::start(&[]).await;
+    let mut c = b.client().await;
+    let mut req = DescribeClusterRequest::default();
+    req.endpoint_type = 9;
+    let resp = c.send(&req, 1).await;
+    assert_eq!(resp.error_code, 115);
+    assert_eq!(
+        resp.error_message.as_deref(),
+        Some("Unsupported endpoint type 9")
+    );
     b.shutdown().await;
 }
 

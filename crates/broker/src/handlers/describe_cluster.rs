@@ -1,6 +1,10 @@
 //! DescribeCluster: cluster id, controller and brokers. This node is the only broker and acts
-//! as the controller. Asking a broker for controller endpoints (endpoint_type 2, v1+) is
-//! refused with UNSUPPORTED_ENDPOINT_TYPE, as Kafka brokers do.
+//! as the controller.
+//!
+//! Endpoint types follow Kafka's broker (`AuthHelper.computeDescribeClusterResponse`): asking a
+//! broker for controller endpoints (type 2) is MISMATCHED_ENDPOINT_TYPE, an unknown type is
+//! UNSUPPORTED_ENDPOINT_TYPE; at v0 (which cannot carry a type) both would be INVALID_REQUEST.
+//! An error response carries nothing else, as in Kafka.
 
 use super::str_bytes;
 use crate::error::BrokerError;
@@ -12,6 +16,7 @@ use kafka_protocol::messages::{
 use std::sync::Arc;
 
 const ENDPOINT_BROKERS: i8 = 1;
+const ENDPOINT_CONTROLLERS: i8 = 2;
 
 /// Kafka's `AclOperation` codes a cluster supports (CREATE, ALTER, DESCRIBE, CLUSTER_ACTION,
 /// DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE): with no authorizer, all are allowed.
@@ -20,24 +25,18 @@ const CLUSTER_OPERATIONS: i32 =
 
 pub async fn handle(
     state: &Arc<BrokerState>,
-    _header: &RequestHeader,
+    header: &RequestHeader,
     req: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
     let mut response = DescribeClusterResponse::default();
-    response.endpoint_type = req.endpoint_type;
-    response.cluster_id = str_bytes(state.cluster_id.clone());
-    response.controller_id = BrokerId(-1);
-    response.cluster_authorized_operations = i32::MIN;
-    if req.endpoint_type != ENDPOINT_BROKERS {
-        let e = BrokerError::UnsupportedEndpointType(format!(
-            "The request was sent to an endpoint of type BROKER, but endpoint type {} was requested",
-            req.endpoint_type
-        ));
+    if let Err(e) = check_endpoint_type(header.request_api_version, req.endpoint_type) {
         response.error_code = e.wire_code();
         response.error_message = Some(str_bytes(e.to_string()));
         return response;
     }
     let node = BrokerId(state.config.node_id);
+    response.endpoint_type = ENDPOINT_BROKERS;
+    response.cluster_id = str_bytes(state.cluster_id.clone());
     response.controller_id = node;
     let mut broker = DescribeClusterBroker::default();
     broker.broker_id = node;
@@ -49,4 +48,18 @@ pub async fn handle(
         response.cluster_authorized_operations = CLUSTER_OPERATIONS;
     }
     response
+}
+
+fn check_endpoint_type(version: i16, endpoint_type: i8) -> Result<(), BrokerError> {
+    let err = match endpoint_type {
+        ENDPOINT_BROKERS => return Ok(()),
+        ENDPOINT_CONTROLLERS => BrokerError::MismatchedEndpointType(
+            "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER".into(),
+        ),
+        other => BrokerError::UnsupportedEndpointType(format!("Unsupported endpoint type {other}")),
+    };
+    if version == 0 {
+        return Err(BrokerError::InvalidRequest(err.to_string()));
+    }
+    Err(err)
 }
