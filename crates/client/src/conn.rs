@@ -1,0 +1,266 @@
+//! One TCP connection to one broker: size-prefixed frames, correlation ids, pipelined
+//! requests (responses are matched by correlation id), and ApiVersions negotiation.
+
+use crate::error::{ClientError, Result};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+/// The newest version of each API this client speaks. The version used is
+/// `min(ours, broker's max)`, refused when below the broker's min.
+pub const CLIENT_MAX_VERSIONS: &[(ApiKey, i16)] = &[
+    (ApiKey::Produce, 11),
+    (ApiKey::Fetch, 12),
+    (ApiKey::ListOffsets, 7),
+    (ApiKey::Metadata, 12),
+    (ApiKey::ApiVersions, 3),
+    (ApiKey::CreateTopics, 7),
+    (ApiKey::DeleteTopics, 5),
+    (ApiKey::InitProducerId, 4),
+    (ApiKey::DescribeConfigs, 4),
+    (ApiKey::AlterConfigs, 2),
+    (ApiKey::IncrementalAlterConfigs, 1),
+    (ApiKey::CreatePartitions, 3),
+    (ApiKey::DeleteRecords, 2),
+    (ApiKey::DescribeCluster, 1),
+];
+
+/// Requests sent, per API key, by every connection of one client (tests read these).
+#[derive(Default, Debug)]
+pub struct Metrics {
+    sent: Mutex<HashMap<i16, u64>>,
+}
+
+impl Metrics {
+    /// How many requests of `api` were written.
+    pub fn requests(&self, api: ApiKey) -> u64 {
+        self.sent.lock().get(&(api as i16)).copied().unwrap_or(0)
+    }
+    fn count(&self, api: i16) {
+        *self.sent.lock().entry(api).or_default() += 1;
+    }
+}
+
+type Pending = Arc<Mutex<HashMap<i32, oneshot::Sender<Result<Bytes>>>>>;
+
+pub struct Connection {
+    pub addr: String,
+    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    pending: Pending,
+    next_id: AtomicI32,
+    closed: Arc<AtomicBool>,
+    versions: HashMap<i16, (i16, i16)>,
+    client_id: StrBytes,
+    request_timeout: Duration,
+    metrics: Arc<Metrics>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl Connection {
+    /// Connects and negotiates API versions.
+    pub async fn connect(
+        addr: &str,
+        client_id: &str,
+        request_timeout: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Result<Connection> {
+        let connect_err = |reason: String| ClientError::Connect {
+            addr: addr.to_string(),
+            reason,
+        };
+        let stream = tokio::time::timeout(request_timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| connect_err("timed out".into()))?
+            .map_err(|e| connect_err(e.to_string()))?;
+        let _ = stream.set_nodelay(true);
+        let (mut read, write) = stream.into_split();
+        let pending: Pending = Arc::default();
+        let closed = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (pending, closed, addr) = (pending.clone(), closed.clone(), addr.to_string());
+            tokio::spawn(async move {
+                loop {
+                    let mut size = [0u8; 4];
+                    if read.read_exact(&mut size).await.is_err() {
+                        break;
+                    }
+                    let n = i32::from_be_bytes(size);
+                    if n < 4 {
+                        break;
+                    }
+                    let mut buf = vec![0u8; n as usize];
+                    if read.read_exact(&mut buf).await.is_err() {
+                        break;
+                    }
+                    let id = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+                    if let Some(tx) = pending.lock().remove(&id) {
+                        let _ = tx.send(Ok(Bytes::from(buf)));
+                    }
+                }
+                closed.store(true, Ordering::SeqCst);
+                for (_, tx) in pending.lock().drain() {
+                    let _ = tx.send(Err(ClientError::Disconnected { addr: addr.clone() }));
+                }
+            })
+        };
+        let mut conn = Connection {
+            addr: addr.to_string(),
+            writer: tokio::sync::Mutex::new(write),
+            pending,
+            next_id: AtomicI32::new(1),
+            closed,
+            versions: HashMap::new(),
+            client_id: StrBytes::from_string(client_id.to_string()),
+            request_timeout,
+            metrics,
+            reader,
+        };
+        let mut req = ApiVersionsRequest::default();
+        req.client_software_name = StrBytes::from_static_str("runnel-client");
+        req.client_software_version = StrBytes::from_static_str(env!("CARGO_PKG_VERSION"));
+        let resp: ApiVersionsResponse = conn.send_version(&req, 3).await?;
+        ClientError::check(resp.error_code, None)?;
+        conn.versions = resp
+            .api_keys
+            .iter()
+            .map(|k| (k.api_key, (k.min_version, k.max_version)))
+            .collect();
+        Ok(conn)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Closes the connection; outstanding requests fail with `Disconnected`.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.reader.abort();
+        for (_, tx) in self.pending.lock().drain() {
+            let _ = tx.send(Err(ClientError::Disconnected {
+                addr: self.addr.clone(),
+            }));
+        }
+    }
+
+    /// The version of `api` both sides support: min(ours, broker's max).
+    pub fn version(&self, api: ApiKey) -> Result<i16> {
+        let ours = CLIENT_MAX_VERSIONS
+            .iter()
+            .find(|(k, _)| *k == api)
+            .map(|(_, v)| *v);
+        let theirs = self.versions.get(&(api as i16)).copied();
+        match (ours, theirs) {
+            (Some(ours), Some((lo, hi))) if ours.min(hi) >= lo => Ok(ours.min(hi)),
+            _ => Err(ClientError::UnsupportedApi {
+                api: format!("{api:?}"),
+            }),
+        }
+    }
+
+    fn frame<R: Request>(&self, req: &R, version: i16) -> Result<(i32, Bytes)> {
+        let api = ApiKey::try_from(R::KEY).map_err(|_| ClientError::Protocol("api key".into()))?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut header = RequestHeader::default();
+        header.request_api_key = R::KEY;
+        header.request_api_version = version;
+        header.correlation_id = id;
+        header.client_id = Some(self.client_id.clone());
+        let mut body = BytesMut::with_capacity(64);
+        body.put_i32(0);
+        header
+            .encode(&mut body, api.request_header_version(version))
+            .map_err(|e| ClientError::Protocol(format!("encode header: {e}")))?;
+        req.encode(&mut body, version)
+            .map_err(|e| ClientError::Protocol(format!("encode {api:?} v{version}: {e}")))?;
+        let len = (body.len() - 4) as i32;
+        body[0..4].copy_from_slice(&len.to_be_bytes());
+        Ok((id, body.freeze()))
+    }
+
+    async fn write(&self, frame: &[u8], api: i16) -> Result<()> {
+        if self.is_closed() {
+            return Err(ClientError::Disconnected {
+                addr: self.addr.clone(),
+            });
+        }
+        let mut w = self.writer.lock().await;
+        self.metrics.count(api);
+        if w.write_all(frame).await.is_err() {
+            drop(w);
+            self.close();
+            return Err(ClientError::Disconnected {
+                addr: self.addr.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Sends `req` at the negotiated version and waits for its response.
+    pub async fn send<R: Request>(&self, req: &R) -> Result<R::Response> {
+        let api = ApiKey::try_from(R::KEY).map_err(|_| ClientError::Protocol("api key".into()))?;
+        let v = self.version(api)?;
+        self.send_version(req, v).await
+    }
+
+    /// Sends `req` at `version` and waits up to `request.timeout.ms` for its response. On a
+    /// timeout the connection is closed, as the Java client does.
+    pub async fn send_version<R: Request>(&self, req: &R, version: i16) -> Result<R::Response> {
+        let (id, frame) = self.frame(req, version)?;
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().insert(id, tx);
+        if let Err(e) = self.write(&frame, R::KEY).await {
+            self.pending.lock().remove(&id);
+            return Err(e);
+        }
+        let mut body = match tokio::time::timeout(self.request_timeout, rx).await {
+            Ok(Ok(r)) => r?,
+            Ok(Err(_)) => {
+                return Err(ClientError::Disconnected {
+                    addr: self.addr.clone(),
+                })
+            }
+            Err(_) => {
+                self.pending.lock().remove(&id);
+                self.close();
+                return Err(ClientError::RequestTimeout {
+                    api: format!("{:?}", ApiKey::try_from(R::KEY).ok()),
+                    addr: self.addr.clone(),
+                    timeout_ms: self.request_timeout.as_millis() as u64,
+                });
+            }
+        };
+        let hv = R::Response::header_version(version);
+        ResponseHeader::decode(&mut body, hv)
+            .map_err(|e| ClientError::Protocol(format!("response header: {e}")))?;
+        let resp = R::Response::decode(&mut body, version)
+            .map_err(|e| ClientError::Protocol(format!("response body: {e}")))?;
+        if body.has_remaining() {
+            tracing::debug!(remaining = body.remaining(), "trailing bytes after a response");
+        }
+        Ok(resp)
+    }
+
+    /// Sends a request the broker does not answer (Produce with acks=0).
+    pub async fn send_no_response<R: Request>(&self, req: &R) -> Result<()> {
+        let api = ApiKey::try_from(R::KEY).map_err(|_| ClientError::Protocol("api key".into()))?;
+        let v = self.version(api)?;
+        let (_, frame) = self.frame(req, v)?;
+        self.write(&frame, R::KEY).await
+    }
+}

@@ -1,0 +1,40 @@
+//! # runnel-client: a native Kafka client
+//!
+//! Speaks the Kafka protocol (through the `kafka-protocol` crate) to Runnel or any Kafka
+//! broker. Layout, from the wire up:
+//!
+//! - [`conn`]: one TCP connection: frames, correlation ids, pipelined requests (so a producer
+//!   can keep `max.in.flight.requests.per.connection` requests outstanding), ApiVersions
+//!   negotiation picking `min(client max, broker max)` per API.
+//! - [`cluster`]: connections by broker and the metadata cache (topics, partitions, leaders),
+//!   refreshed when stale or when an error says the leader moved.
+//! - [`config`]: Kafka's configuration keys and defaults; refusals name the key and value.
+//! - [`error`]: [`ClientError`], carrying the Kafka error code when a broker sent one.
+//! - [`records`]: the v2 record-batch format, written here (not with
+//!   `kafka_protocol::records`) because Kafka headers are a list whose keys may repeat.
+//! - [`partitioner`]: murmur2 exactly as the Java client, uniform sticky, round robin, custom.
+//! - [`admin`]: topics, partitions, configs, offsets, cluster description.
+//! - [`producer`]: a [`producer::RecordAccumulator`] of per-partition batches and a
+//!   background `Sender` task that drains them to partition leaders, with retries,
+//!   idempotence and compression. `send` returns a future of [`producer::RecordMetadata`].
+//! - [`consumer`]: manual assignment, `poll` with prefetch, seeks, pause/resume.
+//!
+//! Why this shape: it is the Java client's shape (accumulator + sender, metadata cache,
+//! per-connection in-flight limit), so Kafka's settings mean the same thing here.
+
+pub mod admin;
+pub mod cluster;
+pub mod config;
+pub mod conn;
+pub mod consumer;
+pub mod error;
+pub mod partitioner;
+pub mod producer;
+pub mod records;
+
+pub use admin::{Admin, ConfigEntry, ConfigResource, NewTopic, OffsetSpec};
+pub use config::{CommonConfig, ConsumerConfig, ProducerConfig};
+pub use consumer::Consumer;
+pub use error::{ClientError, Result};
+pub use producer::{Producer, RecordMetadata};
+pub use records::{ConsumerRecord, Header, ProducerRecord};

@@ -1,0 +1,680 @@
+//! The producer: [`RecordAccumulator`] + a background `Sender` task, as in the Java client.
+//!
+//! `enqueue` picks a partition, appends the record to that partition's open batch (a new one
+//! when the last is past `batch.size`) after reserving its bytes from `buffer.memory` (waiting
+//! up to `max.block.ms`), and returns a [`DeliveryFuture`]. The sender wakes when a batch is
+//! full, when the oldest batch has lingered `linger.ms`, on flush and on completions; it
+//! drains ready batches into one Produce request per leader, at most
+//! `max.in.flight.requests.per.connection` outstanding per broker. Failed batches go back to
+//! the front of their queue in sequence order and are retried after an exponential backoff
+//! (`retry.backoff.ms` .. `retry.backoff.max.ms`) until `retries` or `delivery.timeout.ms`
+//! runs out. With idempotence (the default) the producer gets an id from InitProducerId and
+//! numbers each partition's batches, so the broker drops duplicates and refuses gaps, and a
+//! retried batch is only resent once nothing of its partition is in flight: order holds
+//! through retries with 5 in flight.
+
+use crate::cluster::{name, Cluster};
+use crate::config::{Acks, PartitionerKind, ProducerConfig};
+use crate::error::{ClientError, Result};
+use crate::partitioner::Partitioner;
+use crate::records::{self, BatchHeader, ProducerRecord, BATCH_OVERHEAD};
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
+
+/// Where a record landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMetadata {
+    pub topic: String,
+    pub partition: i32,
+    /// -1 with acks=0.
+    pub offset: i64,
+    pub timestamp: i64,
+}
+
+/// Resolves when the record is acknowledged (or failed).
+pub struct DeliveryFuture(oneshot::Receiver<Result<RecordMetadata>>);
+
+impl Future for DeliveryFuture {
+    type Output = Result<RecordMetadata>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(ClientError::Closed)))
+    }
+}
+
+type Tp = (String, i32);
+
+struct Waiter {
+    tx: oneshot::Sender<Result<RecordMetadata>>,
+    offset_delta: i64,
+    timestamp: i64,
+}
+
+/// A batch of records for one partition.
+struct ProducerBatch {
+    tp: Tp,
+    records: BytesMut,
+    count: i32,
+    base_timestamp: i64,
+    max_timestamp: i64,
+    /// Bytes reserved from `buffer.memory`.
+    reserved: usize,
+    created: Instant,
+    waiters: Vec<Waiter>,
+    built: Option<Bytes>,
+    base_sequence: i32,
+    attempts: u32,
+    retry_at: Option<Instant>,
+    last_error: Option<ClientError>,
+}
+
+impl ProducerBatch {
+    fn size(&self) -> usize {
+        BATCH_OVERHEAD + self.records.len()
+    }
+}
+
+#[derive(Default)]
+struct AccState {
+    queues: BTreeMap<Tp, VecDeque<ProducerBatch>>,
+    closed: bool,
+}
+
+/// Per-partition queues of batches, bounded by `batch.size` each and `buffer.memory` in all.
+pub struct RecordAccumulator {
+    config: ProducerConfig,
+    state: Mutex<AccState>,
+    memory: Semaphore,
+    /// Batches not yet completed (queued or in flight).
+    incomplete: AtomicUsize,
+    flushing: AtomicUsize,
+    wake_sender: Notify,
+    all_done: Notify,
+}
+
+impl RecordAccumulator {
+    fn new(config: ProducerConfig) -> RecordAccumulator {
+        RecordAccumulator {
+            memory: Semaphore::new(config.buffer_memory.min(Semaphore::MAX_PERMITS)),
+            config,
+            state: Mutex::default(),
+            incomplete: AtomicUsize::new(0),
+            flushing: AtomicUsize::new(0),
+            wake_sender: Notify::new(),
+            all_done: Notify::new(),
+        }
+    }
+
+    /// Bytes of `buffer.memory` currently free.
+    pub fn available_memory(&self) -> usize {
+        self.memory.available_permits()
+    }
+
+    async fn append(&self, tp: Tp, rec: ProducerRecord, timestamp: i64) -> Result<DeliveryFuture> {
+        let est = records::estimate_record_size(rec.key.as_deref(), rec.value.as_deref(), &rec.headers);
+        if est + BATCH_OVERHEAD > self.config.max_request_size {
+            return Err(ClientError::RecordTooLarge {
+                size: est,
+                key: "max.request.size",
+                limit: self.config.max_request_size,
+            });
+        }
+        if est > self.config.buffer_memory {
+            return Err(ClientError::RecordTooLarge {
+                size: est,
+                key: "buffer.memory",
+                limit: self.config.buffer_memory,
+            });
+        }
+        let permit = tokio::time::timeout(self.config.max_block, self.memory.acquire_many(est as u32))
+            .await
+            .map_err(|_| ClientError::BufferExhausted {
+                buffer_memory: self.config.buffer_memory,
+                size: est,
+                max_block_ms: self.config.max_block.as_millis() as u64,
+            })?
+            .map_err(|_| ClientError::Closed)?;
+        permit.forget();
+        let (tx, rx) = oneshot::channel();
+        let mut st = self.state.lock();
+        if st.closed {
+            drop(st);
+            self.memory.add_permits(est);
+            return Err(ClientError::Closed);
+        }
+        let q = st.queues.entry(tp.clone()).or_default();
+        let batch_size = self.config.batch_size;
+        let fits = |b: &ProducerBatch| {
+            b.built.is_none() && (b.count == 0 || b.size() + est <= batch_size)
+        };
+        if !q.back().is_some_and(fits) {
+            q.push_back(ProducerBatch {
+                tp,
+                records: BytesMut::with_capacity(batch_size.min(1 << 20)),
+                count: 0,
+                base_timestamp: timestamp,
+                max_timestamp: timestamp,
+                reserved: 0,
+                created: Instant::now(),
+                waiters: Vec::new(),
+                built: None,
+                base_sequence: -1,
+                attempts: 0,
+                retry_at: None,
+                last_error: None,
+            });
+            self.incomplete.fetch_add(1, Ordering::SeqCst);
+        }
+        let b = q.back_mut().expect("just pushed");
+        records::encode_record(
+            &mut b.records,
+            b.count,
+            timestamp - b.base_timestamp,
+            rec.key.as_deref(),
+            rec.value.as_deref(),
+            &rec.headers,
+        );
+        b.waiters.push(Waiter {
+            tx,
+            offset_delta: b.count as i64,
+            timestamp,
+        });
+        b.count += 1;
+        b.reserved += est;
+        b.max_timestamp = b.max_timestamp.max(timestamp);
+        let full = b.size() >= batch_size || q.len() > 1;
+        drop(st);
+        if full || self.config.linger.is_zero() {
+            self.wake_sender.notify_one();
+        }
+        Ok(DeliveryFuture(rx))
+    }
+
+    fn release(&self, b: &ProducerBatch) {
+        self.memory.add_permits(b.reserved);
+        if self.incomplete.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.all_done.notify_waiters();
+        }
+    }
+
+    fn complete(&self, b: ProducerBatch, result: Result<(i64, i64)>) {
+        self.release(&b);
+        for w in b.waiters {
+            let r = match &result {
+                Ok((base, log_append_time)) => Ok(RecordMetadata {
+                    topic: b.tp.0.clone(),
+                    partition: b.tp.1,
+                    offset: if *base < 0 { -1 } else { base + w.offset_delta },
+                    timestamp: if *log_append_time >= 0 { *log_append_time } else { w.timestamp },
+                }),
+                Err(e) => Err(e.clone()),
+            };
+            let _ = w.tx.send(r);
+        }
+    }
+}
+
+struct SenderState {
+    acc: Arc<RecordAccumulator>,
+    cluster: Arc<Cluster>,
+    config: ProducerConfig,
+    producer_id: i64,
+    producer_epoch: i16,
+    next_sequence: HashMap<Tp, i32>,
+    in_flight_per_node: HashMap<i32, usize>,
+    in_flight_per_tp: HashMap<Tp, usize>,
+    done_tx: mpsc::UnboundedSender<(i32, Vec<ProducerBatch>, Result<ProduceResponse>)>,
+}
+
+impl SenderState {
+    fn backoff(&self, attempts: u32) -> Duration {
+        let base = self.config.common.retry_backoff.as_millis() as u64;
+        let max = self.config.common.retry_backoff_max.as_millis() as u64;
+        let exp = base.saturating_mul(1u64 << attempts.saturating_sub(1).min(20));
+        Duration::from_millis(exp.min(max.max(base)))
+    }
+
+    /// Fails queued batches older than `delivery.timeout.ms`.
+    fn expire(&self, now: Instant) {
+        let mut expired = Vec::new();
+        {
+            let mut st = self.acc.state.lock();
+            for q in st.queues.values_mut() {
+                while let Some(b) = q.front() {
+                    if now.duration_since(b.created) >= self.config.delivery_timeout {
+                        expired.push(q.pop_front().expect("front"));
+                    } else {
+                        break;
+                    }
+                }
+            }
+        }
+        for b in expired {
+            let err = ClientError::DeliveryTimeout {
+                topic: b.tp.0.clone(),
+                partition: b.tp.1,
+                delivery_timeout_ms: self.config.delivery_timeout.as_millis() as u64,
+                last_error: b.last_error.as_ref().map(|e| e.to_string()),
+            };
+            self.acc.complete(b, Err(err));
+        }
+    }
+
+    /// Ready batches by leader, and when to look again.
+    async fn drain(&mut self, now: Instant) -> (BTreeMap<i32, Vec<ProducerBatch>>, Option<Instant>) {
+        let flushing = self.acc.flushing.load(Ordering::SeqCst) > 0 || self.acc.state.lock().closed;
+        let linger = self.config.linger;
+        let mut next: Option<Instant> = None;
+        let mut soon = |t: Instant| next = Some(next.map_or(t, |n: Instant| n.min(t)));
+        let topics: Vec<String> = {
+            let st = self.acc.state.lock();
+            let mut t: Vec<String> = st.queues.iter().filter(|(_, q)| !q.is_empty()).map(|(tp, _)| tp.0.clone()).collect();
+            t.dedup();
+            t
+        };
+        let mut leaders: HashMap<Tp, i32> = HashMap::new();
+        for t in topics {
+            match self.cluster.topic(&t).await {
+                Ok(info) => {
+                    for p in info.partitions {
+                        if p.leader >= 0 {
+                            leaders.insert((t.clone(), p.partition), p.leader);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(topic = t, error = %e, "no metadata for a topic with queued records");
+                    soon(now + self.config.common.retry_backoff);
+                }
+            }
+        }
+        let mut out: BTreeMap<i32, Vec<ProducerBatch>> = BTreeMap::new();
+        let mut request_bytes: HashMap<i32, usize> = HashMap::new();
+        let mut st = self.acc.state.lock();
+        for (tp, q) in st.queues.iter_mut() {
+            let Some(front) = q.front() else { continue };
+            let Some(&leader) = leaders.get(tp) else { continue };
+            if let Some(at) = front.retry_at {
+                if at > now {
+                    soon(at);
+                    continue;
+                }
+                // A retried batch waits until nothing of its partition is in flight.
+                if self.in_flight_per_tp.get(tp).copied().unwrap_or(0) > 0 {
+                    continue;
+                }
+            }
+            let full = q.len() > 1 || front.size() >= self.config.batch_size;
+            let lingered = now.duration_since(front.created) >= linger;
+            if !(full || lingered || flushing || front.attempts > 0) {
+                soon(front.created + linger);
+                continue;
+            }
+            if self.in_flight_per_node.get(&leader).copied().unwrap_or(0)
+                + usize::from(out.contains_key(&leader))
+                >= self.config.max_in_flight
+            {
+                continue;
+            }
+            let used = request_bytes.entry(leader).or_default();
+            if *used > 0 && *used + front.size() > self.config.max_request_size {
+                continue;
+            }
+            let mut b = q.pop_front().expect("front");
+            *used += b.size();
+            if b.built.is_none() {
+                if self.producer_id >= 0 {
+                    let seq = self.next_sequence.entry(tp.clone()).or_insert(0);
+                    b.base_sequence = *seq;
+                    *seq = seq.wrapping_add(b.count) & i32::MAX;
+                }
+            }
+            out.entry(leader).or_default().push(b);
+        }
+        (out, next)
+    }
+
+    fn build(&self, b: &mut ProducerBatch) -> Result<Bytes> {
+        if let Some(bytes) = &b.built {
+            return Ok(bytes.clone());
+        }
+        let h = BatchHeader {
+            base_timestamp: b.base_timestamp,
+            max_timestamp: b.max_timestamp,
+            producer_id: self.producer_id,
+            producer_epoch: if self.producer_id >= 0 { self.producer_epoch } else { -1 },
+            base_sequence: if self.producer_id >= 0 { b.base_sequence } else { -1 },
+            record_count: b.count,
+            compression: self.config.compression,
+        };
+        let bytes = records::build_batch(&h, &b.records)?;
+        b.built = Some(bytes.clone());
+        Ok(bytes)
+    }
+
+    fn send(&mut self, node: i32, mut batches: Vec<ProducerBatch>) {
+        let mut by_topic: BTreeMap<String, Vec<PartitionProduceData>> = BTreeMap::new();
+        let mut ok = Vec::new();
+        for mut b in batches.drain(..) {
+            match self.build(&mut b) {
+                Ok(bytes) => {
+                    let mut p = PartitionProduceData::default();
+                    p.index = b.tp.1;
+                    p.records = Some(bytes);
+                    by_topic.entry(b.tp.0.clone()).or_default().push(p);
+                    b.attempts += 1;
+                    ok.push(b);
+                }
+                Err(e) => self.acc.complete(b, Err(e)),
+            }
+        }
+        if ok.is_empty() {
+            return;
+        }
+        let mut req = ProduceRequest::default();
+        req.acks = self.config.acks as i16;
+        req.timeout_ms = self.config.common.request_timeout.as_millis() as i32;
+        req.topic_data = by_topic
+            .into_iter()
+            .map(|(t, parts)| {
+                let mut td = TopicProduceData::default();
+                td.name = name(&t);
+                td.partition_data = parts;
+                td
+            })
+            .collect();
+        *self.in_flight_per_node.entry(node).or_default() += 1;
+        for b in &ok {
+            *self.in_flight_per_tp.entry(b.tp.clone()).or_default() += 1;
+        }
+        let (cluster, done, acks) = (self.cluster.clone(), self.done_tx.clone(), self.config.acks);
+        tokio::spawn(async move {
+            let result = async {
+                let conn = cluster.node(node).await?;
+                if acks == Acks::None {
+                    conn.send_no_response(&req).await?;
+                    Ok(ProduceResponse::default())
+                } else {
+                    conn.send(&req).await
+                }
+            }
+            .await;
+            let _ = done.send((node, ok, result));
+        });
+    }
+
+    fn handle(&mut self, node: i32, batches: Vec<ProducerBatch>, result: Result<ProduceResponse>) {
+        if let Some(n) = self.in_flight_per_node.get_mut(&node) {
+            *n = n.saturating_sub(1);
+        }
+        for b in &batches {
+            if let Some(n) = self.in_flight_per_tp.get_mut(&b.tp) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        let mut per_partition: HashMap<Tp, (i16, Option<String>, i64, i64)> = HashMap::new();
+        if let Ok(resp) = &result {
+            for t in &resp.responses {
+                for p in &t.partition_responses {
+                    per_partition.insert(
+                        (t.name.0.to_string(), p.index),
+                        (p.error_code, p.error_message.as_ref().map(|m| m.to_string()), p.base_offset, p.log_append_time_ms),
+                    );
+                }
+            }
+        }
+        let mut retry = Vec::new();
+        for b in batches {
+            let outcome: Result<(i64, i64)> = match &result {
+                Err(e) => Err(e.clone()),
+                Ok(_) if self.config.acks == Acks::None => Ok((-1, -1)),
+                Ok(_) => match per_partition.get(&b.tp) {
+                    None => Err(ClientError::Protocol(format!("no response for {}-{}", b.tp.0, b.tp.1))),
+                    Some((0, _, base, lat)) => Ok((*base, *lat)),
+                    Some((code, msg, _, _)) => Err(ClientError::kafka(*code, msg.clone())),
+                },
+            };
+            match outcome {
+                Ok(r) => self.acc.complete(b, Ok(r)),
+                Err(e) => {
+                    if e.needs_metadata_refresh() {
+                        self.cluster.invalidate(&b.tp.0);
+                    }
+                    // With idempotence, OUT_OF_ORDER_SEQUENCE follows an earlier batch's failure.
+                    let retriable = e.is_retriable() || (self.producer_id >= 0 && e.code() == Some(45));
+                    let expired = b.created.elapsed() >= self.config.delivery_timeout;
+                    if retriable && !expired && b.attempts <= self.config.retries {
+                        retry.push((b, e));
+                    } else if retriable && expired {
+                        let err = ClientError::DeliveryTimeout {
+                            topic: b.tp.0.clone(),
+                            partition: b.tp.1,
+                            delivery_timeout_ms: self.config.delivery_timeout.as_millis() as u64,
+                            last_error: Some(e.to_string()),
+                        };
+                        self.acc.complete(b, Err(err));
+                    } else {
+                        self.acc.complete(b, Err(e));
+                    }
+                }
+            }
+        }
+        if !retry.is_empty() {
+            let mut st = self.acc.state.lock();
+            for (mut b, e) in retry {
+                tracing::debug!(topic = b.tp.0, partition = b.tp.1, attempt = b.attempts, error = %e, "retrying a batch");
+                b.retry_at = Some(Instant::now() + self.backoff(b.attempts));
+                b.last_error = Some(e);
+                let q = st.queues.entry(b.tp.clone()).or_default();
+                // Back in front, ahead of newer batches, in sequence order.
+                let pos = q
+                    .iter()
+                    .position(|x| x.built.is_none() || (x.base_sequence > b.base_sequence && b.base_sequence >= 0))
+                    .unwrap_or(q.len());
+                q.insert(pos, b);
+            }
+        }
+    }
+
+    async fn init_producer_id(&mut self) -> Result<()> {
+        let mut req = InitProducerIdRequest::default();
+        req.transactional_id = None;
+        req.transaction_timeout_ms = -1;
+        req.producer_id = kafka_protocol::messages::ProducerId(-1);
+        req.producer_epoch = -1;
+        let resp = self.cluster.send_any(&req).await?;
+        ClientError::check(resp.error_code, None)?;
+        self.producer_id = resp.producer_id.0;
+        self.producer_epoch = resp.producer_epoch;
+        Ok(())
+    }
+}
+
+async fn run_sender(mut s: SenderState, mut done_rx: mpsc::UnboundedReceiver<(i32, Vec<ProducerBatch>, Result<ProduceResponse>)>, stop: Arc<AtomicBool>) {
+    let acc = s.acc.clone();
+    loop {
+        if s.config.enable_idempotence && s.producer_id < 0 {
+            if let Err(e) = s.init_producer_id().await {
+                tracing::debug!(error = %e, "InitProducerId failed; retrying");
+                s.expire(Instant::now());
+                tokio::time::sleep(s.config.common.retry_backoff).await;
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                continue;
+            }
+        }
+        let now = Instant::now();
+        s.expire(now);
+        let (ready, next) = s.drain(now).await;
+        for (node, batches) in ready {
+            s.send(node, batches);
+        }
+        let in_flight: usize = s.in_flight_per_node.values().sum();
+        if stop.load(Ordering::SeqCst) && in_flight == 0 && acc.incomplete.load(Ordering::SeqCst) == 0 {
+            break;
+        }
+        let wait = next
+            .map(|t| t.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_millis(100))
+            .min(Duration::from_millis(100));
+        tokio::select! {
+            Some((node, batches, result)) = done_rx.recv() => {
+                s.handle(node, batches, result);
+                while let Ok((node, batches, result)) = done_rx.try_recv() {
+                    s.handle(node, batches, result);
+                }
+            }
+            _ = acc.wake_sender.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// The producer handle; cheap to share behind an `Arc`.
+pub struct Producer {
+    acc: Arc<RecordAccumulator>,
+    cluster: Arc<Cluster>,
+    partitioner: Partitioner,
+    stop: Arc<AtomicBool>,
+    sender: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Producer {
+    /// Connects and starts the sender task.
+    pub async fn connect(config: ProducerConfig) -> Result<Producer> {
+        let partitioner = match config.partitioner {
+            PartitionerKind::Default => Partitioner::default_sticky(),
+            PartitionerKind::RoundRobin => Partitioner::round_robin(),
+        };
+        Producer::with_partitioner(config, partitioner).await
+    }
+
+    /// Like [`Producer::connect`] with an explicit (e.g. custom) partitioner.
+    pub async fn with_partitioner(config: ProducerConfig, partitioner: Partitioner) -> Result<Producer> {
+        let cluster = Cluster::connect(config.common.clone()).await?;
+        let acc = Arc::new(RecordAccumulator::new(config.clone()));
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let state = SenderState {
+            acc: acc.clone(),
+            cluster: cluster.clone(),
+            config,
+            producer_id: -1,
+            producer_epoch: -1,
+            next_sequence: HashMap::new(),
+            in_flight_per_node: HashMap::new(),
+            in_flight_per_tp: HashMap::new(),
+            done_tx,
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let sender = tokio::spawn(run_sender(state, done_rx, stop.clone()));
+        Ok(Producer {
+            acc,
+            cluster,
+            partitioner,
+            stop,
+            sender: Mutex::new(Some(sender)),
+        })
+    }
+
+    /// The accumulator (for inspecting free `buffer.memory`).
+    pub fn accumulator(&self) -> &RecordAccumulator {
+        &self.acc
+    }
+
+    /// The shared cluster state (request counters live in `cluster().metrics`).
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
+    }
+
+    /// Queues a record and returns a future of its metadata, like the Java client's `send`:
+    /// this waits only for metadata and for room in `buffer.memory` (up to `max.block.ms`).
+    pub async fn enqueue(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
+        if self.stop.load(Ordering::SeqCst) {
+            return Err(ClientError::Closed);
+        }
+        let max_block = self.acc.config.max_block;
+        let info = tokio::time::timeout(max_block, self.cluster.topic(&record.topic))
+            .await
+            .map_err(|_| ClientError::MetadataTimeout {
+                topic: record.topic.clone(),
+                max_block_ms: max_block.as_millis() as u64,
+            })??;
+        let n = info.partitions.len() as i32;
+        let partition = match record.partition {
+            Some(p) if p < 0 || p >= n => {
+                return Err(ClientError::kafka(3, Some(format!("partition {p} of topic {} ({n} partitions)", record.topic))))
+            }
+            Some(p) => p,
+            None => {
+                let size = records::estimate_record_size(record.key.as_deref(), record.value.as_deref(), &record.headers);
+                self.partitioner.partition(&record.topic, record.key.as_deref(), record.value.as_deref(), n, size, self.acc.config.batch_size)
+            }
+        };
+        let ts = record.timestamp.unwrap_or_else(now_ms);
+        self.acc.append((record.topic.clone(), partition), record, ts).await
+    }
+
+    /// Sends a record and waits for its acknowledgement.
+    pub async fn send(&self, record: ProducerRecord) -> Result<RecordMetadata> {
+        self.enqueue(record).await?.await
+    }
+
+    /// Makes every queued record ready now and waits until all have completed.
+    pub async fn flush(&self) {
+        self.acc.flushing.fetch_add(1, Ordering::SeqCst);
+        self.acc.wake_sender.notify_one();
+        loop {
+            let notified = self.acc.all_done.notified();
+            if self.acc.incomplete.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
+        }
+        self.acc.flushing.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Sends what is queued, waiting up to `timeout`; then fails what is left with `Closed`.
+    pub async fn close(&self, timeout: Duration) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = tokio::time::timeout(timeout, self.flush()).await;
+        let leftover: Vec<ProducerBatch> = {
+            let mut st = self.acc.state.lock();
+            st.closed = true;
+            st.queues.values_mut().flat_map(|q| q.drain(..)).collect()
+        };
+        for b in leftover {
+            self.acc.complete(b, Err(ClientError::Closed));
+        }
+        if let Some(h) = self.sender.lock().take() {
+            h.abort();
+        }
+        self.cluster.close().await;
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        if let Some(h) = self.sender.lock().take() {
+            h.abort();
+        }
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
