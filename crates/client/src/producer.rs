@@ -672,7 +672,8 @@ impl Drop for Producer {
     }
 }
 
-pub(crate) fn now_ms() -> i64 {
+/// Wall-clock milliseconds since the epoch.
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
