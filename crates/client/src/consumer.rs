@@ -478,6 +478,11 @@ impl Consumer {
         }
     }
 
+    /// Fetch requests sent and not yet answered (the prefetch).
+    pub fn fetches_in_flight(&self) -> usize {
+        self.nodes_fetching.len()
+    }
+
     /// The high watermark seen in the last fetch of a partition.
     pub fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
         self.parts.get(&(topic.to_string(), partition)).map(|p| p.high_watermark)
