@@ -3,11 +3,19 @@
 //! `runnel serve` starts a broker. Configuration uses Kafka's key names from, in increasing
 //! precedence: `--config server.properties`, `--set key=value` (repeatable), and `RUNNEL_`
 //! environment variables (`RUNNEL_LOG_RETENTION_MS=1000` sets `log.retention.ms`).
+//!
+//! The other subcommands operate a running broker (Runnel or Kafka) through the native client
+//! (`runnel-client`), one file per command group under `cmd/`: `topic`, `produce`, `consume`,
+//! `cluster`, `perf`. They find the broker with `--bootstrap-server` or `RUNNEL_BOOTSTRAP`
+//! (default 127.0.0.1:9092), print tables for people and `--json` for scripts, and exit
+//! non-zero with a one-line error when the broker is unreachable or a topic is unknown.
+
+mod cmd;
+mod output;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use runnel_broker::{BrokerConfig, ConfigSources};
-use std::path::PathBuf;
+use std::future::Future;
 
 #[derive(Parser)]
 #[command(
@@ -16,21 +24,42 @@ use std::path::PathBuf;
     about = "A Kafka-compatible event-streaming broker"
 )]
 struct Cli {
+    #[command(flatten)]
+    connect: Connect,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Where the operator subcommands find the cluster.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Connect {
+    /// host:port of a broker (comma separated for several).
+    #[arg(
+        long = "bootstrap-server",
+        env = "RUNNEL_BOOTSTRAP",
+        default_value = "127.0.0.1:9092",
+        global = true
+    )]
+    pub bootstrap: String,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Start a single-node broker (default: 127.0.0.1:9092, data in ./runnel-data).
-    Serve {
-        /// A server.properties file with Kafka configuration keys.
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-        /// A configuration key=value; repeatable; overrides the file.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
-    },
+    Serve(cmd::serve::Args),
+    /// Create, list, describe, configure, grow and delete topics.
+    #[command(subcommand)]
+    Topic(cmd::topic::TopicCmd),
+    /// Produce lines from stdin (or a file) to a topic.
+    Produce(cmd::produce::Args),
+    /// Consume records from a topic and print them.
+    Consume(cmd::consume::Args),
+    /// Describe the cluster.
+    #[command(subcommand)]
+    Cluster(cmd::cluster::ClusterCmd),
+    /// Measure produce or consume throughput and latency.
+    #[command(subcommand)]
+    Perf(cmd::perf::PerfCmd),
 }
 
 fn main() {
@@ -48,53 +77,21 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve { config, sets } => serve(config, sets),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Topic(c) => block_on(cmd::topic::run(&cli.connect.bootstrap, c)),
+        Command::Produce(a) => block_on(cmd::produce::run(&cli.connect.bootstrap, a)),
+        Command::Consume(a) => block_on(cmd::consume::run(&cli.connect.bootstrap, a)),
+        Command::Cluster(c) => block_on(cmd::cluster::run(&cli.connect.bootstrap, c)),
+        Command::Perf(c) => block_on(cmd::perf::run(&cli.connect.bootstrap, c)),
     }
 }
 
-fn serve(file: Option<PathBuf>, sets: Vec<String>) -> Result<()> {
-    let mut sources = ConfigSources::default();
-    if let Some(f) = &file {
-        sources.load_file(f)?;
-    }
-    for s in &sets {
-        sources.set_arg(s)?;
-    }
-    sources.load_env(std::env::vars());
-    let config = BrokerConfig::from_sources(sources)?;
-    // num.network.threads sizes the async runtime serving connections; num.io.threads sizes
-    // the blocking pool used for fsync, topic creation/deletion, retention and compaction.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.num_network_threads)
-        .max_blocking_threads(config.num_io_threads)
-        .thread_name("runnel")
+/// Runs an operator command on a small runtime.
+fn block_on<F: Future<Output = Result<()>>>(f: F) -> Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
-        .context("starting the runtime")?;
-    runtime.block_on(async move {
-        let broker = runnel_broker::start(config).await?;
-        let stop = broker.shutdown_sender();
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!("signal received: shutting down");
-            let _ = stop.send(true);
-        });
-        broker.wait().await;
-        Ok(())
-    })
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+        .context("starting the runtime")?
+        .block_on(f)
 }

@@ -1,0 +1,170 @@
+//! `runnel consume TOPIC`.
+
+use crate::output::kv;
+use anyhow::{Context, Result};
+use runnel_client::{Consumer, ConsumerConfig, ConsumerRecord};
+use serde_json::json;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct Args {
+    pub topic: String,
+    /// Only this partition (default: all).
+    #[arg(long)]
+    partition: Option<i32>,
+    /// Start at the earliest offset (default: the end).
+    #[arg(long = "from-beginning", conflicts_with_all = ["offset", "timestamp"])]
+    from_beginning: bool,
+    /// Start at this offset in every consumed partition.
+    #[arg(long, conflicts_with = "timestamp")]
+    offset: Option<i64>,
+    /// Start at the first record with this timestamp (ms) or later.
+    #[arg(long)]
+    timestamp: Option<i64>,
+    /// Exit after this many records.
+    #[arg(long)]
+    count: Option<usize>,
+    /// Exit when no record arrived for this long (ms).
+    #[arg(long = "timeout-ms")]
+    timeout_ms: Option<u64>,
+    /// One JSON object per record (topic, partition, offset, timestamp, key, value, headers).
+    #[arg(long)]
+    json: bool,
+    #[arg(long = "print-key")]
+    print_key: bool,
+    #[arg(long = "print-headers")]
+    print_headers: bool,
+    #[arg(long = "print-partition")]
+    print_partition: bool,
+    #[arg(long = "print-offset")]
+    print_offset: bool,
+    #[arg(long = "print-timestamp")]
+    print_timestamp: bool,
+    /// Between printed fields.
+    #[arg(long = "separator", default_value = "\t")]
+    separator: String,
+    /// Any consumer configuration KEY=VALUE; repeatable.
+    #[arg(long = "property", value_name = "KEY=VALUE")]
+    properties: Vec<String>,
+}
+
+pub async fn run(bootstrap: &str, args: Args) -> Result<()> {
+    let props: Vec<(String, String)> = args.properties.iter().map(|p| kv(p)).collect::<Result<_>>()?;
+    let mut pairs: Vec<(&str, &str)> = vec![("bootstrap.servers", bootstrap), ("auto.offset.reset", "latest")];
+    pairs.extend(props.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let config = ConsumerConfig::from_pairs(&pairs)?;
+    let mut consumer = Consumer::connect(config)
+        .await
+        .with_context(|| format!("cannot reach the cluster at {bootstrap}"))?;
+    let topic = args.topic.as_str();
+    match args.partition {
+        Some(p) => consumer.assign(&[(topic, p)]).await,
+        None => consumer.assign_topic(topic).await,
+    }
+    .with_context(|| format!("consuming {topic}"))?;
+    let tps: Vec<(String, i32)> = consumer.assignment();
+    let tps: Vec<(&str, i32)> = tps.iter().map(|(t, p)| (t.as_str(), *p)).collect();
+    if args.from_beginning {
+        consumer.seek_to_beginning(&tps)?;
+    } else if let Some(o) = args.offset {
+        for (t, p) in &tps {
+            consumer.seek(t, *p, o)?;
+        }
+    } else if let Some(ts) = args.timestamp {
+        consumer.seek_to_timestamp(&tps, ts)?;
+    } else {
+        consumer.seek_to_end(&tps)?;
+    }
+    let stdout = std::io::stdout();
+    let mut seen = 0usize;
+    let mut last = Instant::now();
+    loop {
+        if args.count.is_some_and(|c| seen >= c) {
+            break;
+        }
+        if args.timeout_ms.is_some_and(|t| last.elapsed() >= Duration::from_millis(t)) {
+            break;
+        }
+        let records = consumer.poll(Duration::from_millis(200)).await?;
+        if !records.is_empty() {
+            last = Instant::now();
+        }
+        let mut out = stdout.lock();
+        for r in records {
+            if args.count.is_some_and(|c| seen >= c) {
+                break;
+            }
+            seen += 1;
+            if args.json {
+                writeln!(out, "{}", to_json(&r))?;
+            } else {
+                print_record(&mut out, &args, &r)?;
+            }
+        }
+        out.flush()?;
+    }
+    consumer.close().await;
+    Ok(())
+}
+
+fn text(b: &Option<bytes::Bytes>) -> serde_json::Value {
+    match b {
+        None => serde_json::Value::Null,
+        Some(b) => json!(String::from_utf8_lossy(b)),
+    }
+}
+
+fn to_json(r: &ConsumerRecord) -> serde_json::Value {
+    let headers: Vec<_> = r.headers.iter().map(|h| json!({"key": h.key, "value": text(&h.value)})).collect();
+    json!({
+        "topic": r.topic, "partition": r.partition, "offset": r.offset, "timestamp": r.timestamp,
+        "timestamp_type": match r.timestamp_type {
+            runnel_client::records::TimestampType::CreateTime => "CreateTime",
+            runnel_client::records::TimestampType::LogAppendTime => "LogAppendTime",
+        },
+        "key": text(&r.key), "value": text(&r.value), "headers": headers,
+    })
+}
+
+/// Kafka console consumer style: fields in a fixed order, then the raw value bytes.
+fn print_record(out: &mut impl Write, a: &Args, r: &ConsumerRecord) -> Result<()> {
+    let sep = a.separator.as_bytes();
+    if a.print_timestamp {
+        let kind = match r.timestamp_type {
+            runnel_client::records::TimestampType::CreateTime => "CreateTime",
+            runnel_client::records::TimestampType::LogAppendTime => "LogAppendTime",
+        };
+        write!(out, "{kind}:{}", r.timestamp)?;
+        out.write_all(sep)?;
+    }
+    if a.print_partition {
+        write!(out, "Partition:{}", r.partition)?;
+        out.write_all(sep)?;
+    }
+    if a.print_offset {
+        write!(out, "Offset:{}", r.offset)?;
+        out.write_all(sep)?;
+    }
+    if a.print_headers {
+        if r.headers.is_empty() {
+            out.write_all(b"NO_HEADERS")?;
+        }
+        for (i, h) in r.headers.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            out.write_all(h.key.as_bytes())?;
+            out.write_all(b":")?;
+            out.write_all(h.value.as_deref().unwrap_or(b"null"))?;
+        }
+        out.write_all(sep)?;
+    }
+    if a.print_key {
+        out.write_all(r.key.as_deref().unwrap_or(b"null"))?;
+        out.write_all(sep)?;
+    }
+    out.write_all(r.value.as_deref().unwrap_or(b"null"))?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
