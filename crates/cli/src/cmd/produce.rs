@@ -48,6 +48,12 @@ pub async fn run(bootstrap: &str, args: Args) -> Result<()> {
     let producer = Producer::connect(config)
         .await
         .with_context(|| format!("cannot reach the cluster at {bootstrap}"))?;
+    // An unknown topic is an error before any input is read.
+    producer
+        .cluster()
+        .topic(&args.topic)
+        .await
+        .with_context(|| format!("producing to {}", args.topic))?;
     let input: Box<dyn BufRead> = match &args.file {
         Some(f) => Box::new(std::io::BufReader::new(
             std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?,
