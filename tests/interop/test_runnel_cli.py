@@ -1,0 +1,98 @@
+"""Cross-client: the `runnel` tool's produce/consume (the native Rust client) against
+librdkafka (confluent-kafka) and kafka-python, byte for byte, and keyed partitioning against
+librdkafka's murmur2_random partitioner."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition as KTopicPartition
+
+from conftest import runnel_bin
+from helpers import consume, create_topic, produce_and_wait, producer
+
+CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
+
+
+def runnel(broker, *args: str, stdin: bytes = b"", timeout: float = 60.0) -> bytes:
+    proc = subprocess.run([runnel_bin(), *args, "--bootstrap-server", broker.bootstrap],
+                          input=stdin, capture_output=True, timeout=timeout)
+    assert proc.returncode == 0, f"runnel {args} failed: {proc.stderr.decode(errors='replace')}"
+    return proc.stdout
+
+
+# Values with bytes other than newline: UTF-8 beyond ASCII, invalid UTF-8, NUL, tabs, CR-free.
+VALUES = [b"plain", "h\u00e9llo w\u00f6rld \u2603".encode(), b"\x00\x01\xfe\xff", b"tab\there", b""]
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_runnel_produced_records_are_read_byte_exact_by_librdkafka(broker, codec):
+    topic = create_topic(broker.bootstrap, partitions=1)
+    lines = b"".join(b"key-%d|" % i + v + b"\n" for i, v in enumerate(VALUES))
+    runnel(broker, "produce", topic, "--key-separator", "|", "--compression", codec,
+           "--header", "h=1", "--header", "h=2", "--header", "x=\u00fc", stdin=lines)
+    got = consume(broker.bootstrap, topic, len(VALUES))
+    assert [m.key() for m in got] == [b"key-%d" % i for i in range(len(VALUES))]
+    assert [m.value() for m in got] == VALUES
+    for m in got:
+        assert m.headers() == [("h", b"1"), ("h", b"2"), ("x", "\u00fc".encode())]
+
+
+def test_runnel_produced_records_are_read_by_kafka_python(broker):
+    topic = create_topic(broker.bootstrap, partitions=1)
+    runnel(broker, "produce", topic, "--key-separator", ":", "--compression", "lz4",
+           "--header", "a=1", "--header", "a=2", stdin=b"k1:v1\nk2:v2\nk3:v3\n")
+    c = KafkaConsumer(bootstrap_servers=broker.bootstrap, enable_auto_commit=False,
+                      consumer_timeout_ms=10000, api_version_auto_timeout_ms=10000)
+    try:
+        c.assign([KTopicPartition(topic, 0)])
+        c.seek_to_beginning()
+        got = []
+        for m in c:
+            got.append(m)
+            if len(got) == 3:
+                break
+    finally:
+        c.close()
+    assert [(m.key, m.value) for m in got] == [(b"k1", b"v1"), (b"k2", b"v2"), (b"k3", b"v3")]
+    assert got[0].headers == [("a", b"1"), ("a", b"2")]
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_librdkafka_produced_records_are_printed_byte_exact_by_runnel_consume(broker, codec):
+    topic = create_topic(broker.bootstrap, partitions=1)
+    headers = [("a", b"1"), ("b", b""), ("a", b"2")]
+    recs = [{"key": b"k%d" % i, "value": v, "headers": headers} for i, v in enumerate(VALUES)]
+    produce_and_wait(producer(broker.bootstrap, compression_type=codec), topic, recs)
+    out = runnel(broker, "consume", topic, "--from-beginning", "--count", str(len(VALUES)),
+                 "--print-key", "--print-offset", "--separator", "|")
+    rows = out.split(b"\n")[:-1]
+    assert rows == [b"Offset:%d|k%d|" % (i, i) + v for i, v in enumerate(VALUES)]
+    js = [json.loads(l) for l in runnel(broker, "consume", topic, "--from-beginning", "--count", "1",
+                                        "--json").splitlines()]
+    assert js[0]["headers"] == [{"key": "a", "value": "1"}, {"key": "b", "value": ""},
+                                {"key": "a", "value": "2"}]
+    assert (js[0]["key"], js[0]["value"], js[0]["offset"]) == ("k0", "plain", 0)
+
+
+def test_runnel_puts_keys_on_the_same_partitions_as_librdkafka_murmur2_random(broker):
+    keys = [f"user-{i}" for i in range(200)] + ["", "a", "\u00e9t\u00e9", "0123456789abcdef"]
+    ours = create_topic(broker.bootstrap, partitions=7)
+    theirs = create_topic(broker.bootstrap, partitions=7)
+    runnel(broker, "produce", ours, "--key-separator", "\t",
+           stdin="".join(f"{k}\tv\n" for k in keys).encode())
+    reports = produce_and_wait(producer(broker.bootstrap, partitioner="murmur2_random"), theirs,
+                               [{"key": k.encode(), "value": b"v"} for k in keys])
+    librdkafka = {m.key(): m.partition() for m in reports}
+    out = runnel(broker, "consume", ours, "--from-beginning", "--count", str(len(keys)), "--json")
+    runnel_parts = {json.loads(l)["key"].encode(): json.loads(l)["partition"] for l in out.splitlines()}
+    assert runnel_parts == librdkafka
+    assert len(set(librdkafka.values())) == 7
+
+
+def test_runnel_consume_of_an_unknown_topic_fails_clearly(broker):
+    proc = subprocess.run([runnel_bin(), "consume", "missing", "--count", "1",
+                           "--bootstrap-server", broker.bootstrap], capture_output=True, timeout=30)
+    assert proc.returncode != 0
+    assert b"UnknownTopicOrPartition" in proc.stderr and b"missing" in proc.stderr
