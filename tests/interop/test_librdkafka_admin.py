@@ -130,6 +130,7 @@ def test_describe_topic_configs_shows_override_source_and_defaults(broker):
     assert "cleanup.policy" in cfg
 
 
+@pytest.mark.filterwarnings("ignore:alter_configs has been deprecated:DeprecationWarning")
 def test_alter_configs_then_describe_shows_new_value(broker):
     name = create_topic(broker.bootstrap)
     a = admin(broker.bootstrap)
@@ -161,7 +162,7 @@ def test_delete_records_moves_the_low_watermark(broker):
     a = admin(broker.bootstrap)
     tp = TopicPartition(name, 0, 12)
     res = a.delete_records([tp])[tp].result(timeout=20)
-    assert res.offset == 12
+    assert res.low_watermark == 12
     c = consumer(broker.bootstrap)
     try:
         lo, hi = c.get_watermark_offsets(TopicPartition(name, 0), timeout=10)
