@@ -13,9 +13,11 @@
 //! - [`frame`]: reading and writing size-prefixed frames.
 //! - [`codec`]: request header / body decoding, response encoding.
 //! - [`versions`]: the APIs and version ranges Runnel advertises.
+//! - [`samples`]: small valid requests of every advertised API, for tests.
 
 pub mod codec;
 pub mod frame;
+pub mod samples;
 pub mod versions;
 
 pub use codec::{decode_body, decode_request_header, encode_response, DecodeError, RequestFrame};

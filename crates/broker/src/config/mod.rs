@@ -386,3 +386,26 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod docs_tests {
+    /// docs/configuration.md must list every key Runnel accepts.
+    #[test]
+    fn every_config_key_is_documented() {
+        let doc = include_str!("../../../../docs/configuration.md");
+        for d in super::defs::BROKER_CONFIGS {
+            assert!(
+                doc.contains(&format!("`{}`", d.name)),
+                "docs/configuration.md lacks `{}`",
+                d.name
+            );
+        }
+        for d in super::topic::TOPIC_CONFIGS {
+            assert!(
+                doc.contains(&format!("`{}`", d.name)),
+                "docs/configuration.md lacks `{}`",
+                d.name
+            );
+        }
+    }
+}
