@@ -6,10 +6,16 @@
 //! connection as Kafka does, is a request that cannot be understood: unknown API key,
 //! unsupported version, or bytes that do not decode.
 
+mod alter_configs;
 mod api_versions;
+mod create_partitions;
 mod create_topics;
+mod delete_records;
 mod delete_topics;
+mod describe_cluster;
+mod describe_configs;
 mod fetch;
+mod incremental_alter_configs;
 mod init_producer_id;
 mod list_offsets;
 mod metadata;
@@ -71,6 +77,14 @@ pub async fn handle(state: &Arc<BrokerState>, frame: Bytes) -> Result<Option<Byt
         ApiKey::CreateTopics => dispatch!(create_topics, CreateTopicsRequest),
         ApiKey::DeleteTopics => dispatch!(delete_topics, DeleteTopicsRequest),
         ApiKey::InitProducerId => dispatch!(init_producer_id, InitProducerIdRequest),
+        ApiKey::DescribeConfigs => dispatch!(describe_configs, DescribeConfigsRequest),
+        ApiKey::AlterConfigs => dispatch!(alter_configs, AlterConfigsRequest),
+        ApiKey::IncrementalAlterConfigs => {
+            dispatch!(incremental_alter_configs, IncrementalAlterConfigsRequest)
+        }
+        ApiKey::CreatePartitions => dispatch!(create_partitions, CreatePartitionsRequest),
+        ApiKey::DeleteRecords => dispatch!(delete_records, DeleteRecordsRequest),
+        ApiKey::DescribeCluster => dispatch!(describe_cluster, DescribeClusterRequest),
         other => {
             return Err(HandleError::UnsupportedVersion {
                 api: other,
