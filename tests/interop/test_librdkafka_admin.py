@@ -172,12 +172,14 @@ def test_delete_records_moves_the_low_watermark(broker):
 
 
 def test_describe_cluster_reports_node_1_and_a_cluster_id_stable_across_restart(broker):
-    d = admin(broker.bootstrap).describe_cluster(request_timeout=15).result(timeout=20)
+    a = admin(broker.bootstrap)  # keep the client referenced while its future is pending
+    d = a.describe_cluster(request_timeout=15).result(timeout=20)
     assert [n.id for n in d.nodes] == [1]
     assert d.controller is not None and d.controller.id == 1
     assert d.cluster_id
     broker.restart()
-    d2 = admin(broker.bootstrap).describe_cluster(request_timeout=15).result(timeout=20)
+    a2 = admin(broker.bootstrap)
+    d2 = a2.describe_cluster(request_timeout=15).result(timeout=20)
     assert d2.cluster_id == d.cluster_id
 
 
