@@ -79,15 +79,27 @@ impl Chunks {
 ///
 /// Fields Runnel never sets (tagged fields, diverging epochs, snapshot ids, node endpoints) must
 /// be at their defaults; otherwise this falls back to the copying encoder.
-pub fn encode_fetch_response(correlation_id: i32, version: i16, r: &FetchResponse) -> anyhow::Result<Vec<Bytes>> {
+pub fn encode_fetch_response(
+    correlation_id: i32,
+    version: i16,
+    r: &FetchResponse,
+) -> anyhow::Result<Vec<Bytes>> {
     if !(4..=MAX_VERSION).contains(&version) || !only_supported_fields(r) {
-        return Ok(vec![crate::codec::encode_response(correlation_id, version, r)?]);
+        return Ok(vec![crate::codec::encode_response(
+            correlation_id,
+            version,
+            r,
+        )?]);
     }
     let header_version = FetchResponse::header_version(version);
     let mut header = ResponseHeader::default();
     header.correlation_id = correlation_id;
     let size = header.compute_size(header_version)? + r.compute_size(version)?;
-    let mut c = Chunks { done: Vec::new(), cur: BytesMut::with_capacity(1024), flexible: version >= 12 };
+    let mut c = Chunks {
+        done: Vec::new(),
+        cur: BytesMut::with_capacity(1024),
+        flexible: version >= 12,
+    };
     c.cur.put_i32(size as i32);
     header.encode(&mut c.cur, header_version)?;
     c.cur.put_i32(r.throttle_time_ms);
@@ -133,7 +145,11 @@ pub fn encode_fetch_response(correlation_id: i32, version: i16, r: &FetchRespons
         chunks.push(c.cur.freeze());
     }
     let written: usize = chunks.iter().map(Bytes::len).sum();
-    anyhow::ensure!(written == size + 4, "fetch encoder wrote {written} bytes, expected {}", size + 4);
+    anyhow::ensure!(
+        written == size + 4,
+        "fetch encoder wrote {written} bytes, expected {}",
+        size + 4
+    );
     Ok(chunks)
 }
 
@@ -149,7 +165,10 @@ fn only_supported_fields(r: &FetchResponse) -> bool {
                         && p.diverging_epoch == defaults.diverging_epoch
                         && p.current_leader == defaults.current_leader
                         && p.snapshot_id == defaults.snapshot_id
-                        && p.aborted_transactions.iter().flatten().all(|a| a.unknown_tagged_fields.is_empty())
+                        && p.aborted_transactions
+                            .iter()
+                            .flatten()
+                            .all(|a| a.unknown_tagged_fields.is_empty())
                 })
         })
 }
@@ -157,12 +176,18 @@ fn only_supported_fields(r: &FetchResponse) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kafka_protocol::messages::fetch_response::{AbortedTransaction, FetchableTopicResponse, PartitionData};
+    use kafka_protocol::messages::fetch_response::{
+        AbortedTransaction, FetchableTopicResponse, PartitionData,
+    };
     use kafka_protocol::messages::{BrokerId, ProducerId, TopicName};
     use kafka_protocol::protocol::StrBytes;
     use proptest::prelude::*;
 
-    fn response(parts: Vec<(i32, i16, Option<Vec<u8>>, bool)>, topic: &str, session: i32) -> FetchResponse {
+    fn response(
+        parts: Vec<(i32, i16, Option<Vec<u8>>, bool)>,
+        topic: &str,
+        session: i32,
+    ) -> FetchResponse {
         let mut r = FetchResponse::default();
         r.session_id = session;
         let mut t = FetchableTopicResponse::default();
@@ -214,6 +239,8 @@ mod tests {
         let mut r = response(vec![(0, 0, None, false)], "t", 0);
         r.responses[0].partitions[0].records = Some(records.clone());
         let chunks = encode_fetch_response(1, 12, &r).unwrap();
-        assert!(chunks.iter().any(|c| c.as_ptr() == records.as_ptr() && c.len() == records.len()));
+        assert!(chunks
+            .iter()
+            .any(|c| c.as_ptr() == records.as_ptr() && c.len() == records.len()));
     }
 }
