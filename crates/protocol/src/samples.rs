@@ -117,8 +117,11 @@ pub fn sample_request_body(api: ApiKey, version: i16) -> Vec<u8> {
         ApiKey::DescribeCluster => enc(&DescribeClusterRequest::default(), version),
         ApiKey::FindCoordinator => {
             let mut r = FindCoordinatorRequest::default();
-            r.key = group().0;
-            r.coordinator_keys = vec![group().0];
+            if version >= 4 {
+                r.coordinator_keys = vec![group().0];
+            } else {
+                r.key = group().0;
+            }
             enc(&r, version)
         }
         ApiKey::JoinGroup => {
