@@ -1,9 +1,10 @@
 """A consumer-group member run as a subprocess by test_consumer_groups.py, so a test can kill it
 with SIGKILL (no LeaveGroup, no commit) exactly as a crashed process would die.
 
-Usage: python group_member.py CONFIG_JSON TOPIC MODE
+Usage: python group_member.py CONFIG_JSON TOPIC MODE [DELAY_MS]
   MODE "idle":    poll, report assignments, do not read message contents.
-  MODE "process": for every message: commit its offset+1 synchronously, then report it.
+  MODE "process": for every message: wait DELAY_MS (the "work"), commit its offset+1
+                  synchronously, then report it.
 Reports are JSON lines on stdout:
   {"assigned": [partitions...]}       after every assignment change (full current set)
   {"revoked": [partitions...]}        partitions taken away
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -23,6 +25,7 @@ from confluent_kafka import Consumer, TopicPartition
 def main() -> None:
     conf = json.loads(sys.argv[1])
     topic, mode = sys.argv[2], sys.argv[3]
+    delay_s = float(sys.argv[4]) / 1000 if len(sys.argv) > 4 else 0.0
     owned: set[int] = set()
     out_lock = threading.Lock()
 
@@ -71,6 +74,7 @@ def main() -> None:
         if m is None or m.error():
             continue
         if mode == "process":
+            time.sleep(delay_s)
             c.commit(offsets=[TopicPartition(m.topic(), m.partition(), m.offset() + 1)],
                      asynchronous=False)
             emit({"processed": [m.partition(), m.offset(), m.value().decode()]})
