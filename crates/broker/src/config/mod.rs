@@ -138,7 +138,9 @@ impl BrokerConfig {
             offsets_retention_check_interval_ms: positive("offsets.retention.check.interval.ms")?
                 as i64,
             offset_metadata_max_bytes: lookup.int("offset.metadata.max.bytes")?.max(0) as usize,
-            group_initial_rebalance_delay_ms: lookup.int("group.initial.rebalance.delay.ms")?.max(0),
+            group_initial_rebalance_delay_ms: lookup
+                .int("group.initial.rebalance.delay.ms")?
+                .max(0),
             group_min_session_timeout_ms: lookup.int("group.min.session.timeout.ms")? as i32,
             group_max_session_timeout_ms: lookup.int("group.max.session.timeout.ms")? as i32,
             group_max_size: positive("group.max.size")?,

@@ -320,6 +320,9 @@ mod tests {
             parse_subscription_topics(&b),
             Some(vec!["a".to_string(), "bc".to_string()])
         );
-        assert_eq!(parse_subscription_topics(&[0, 1, 0x7f, 0xff, 0xff, 0xff]), None);
+        assert_eq!(
+            parse_subscription_topics(&[0, 1, 0x7f, 0xff, 0xff, 0xff]),
+            None
+        );
     }
 }

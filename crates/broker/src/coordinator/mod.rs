@@ -19,8 +19,7 @@ use crate::state::partition::Partition;
 use bytes::{Bytes, BytesMut};
 use group::{Group, GroupState, JoinResult, JoinedMember, Member, OffsetEntry, SyncResult};
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
-    TimestampType,
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use parking_lot::Mutex;
 use records::{GroupValue, MemberValue, OffsetValue, RecordKey};
@@ -1112,7 +1111,9 @@ impl GroupCoordinator {
                         continue;
                     }
                     for r in set.records {
-                        let Some(key) = r.key.as_deref() else { continue };
+                        let Some(key) = r.key.as_deref() else {
+                            continue;
+                        };
                         count += 1;
                         match records::decode_key(key) {
                             Ok(RecordKey::Offset {
@@ -1315,7 +1316,10 @@ pub async fn run(coordinator: Arc<GroupCoordinator>, mut shutdown: watch::Receiv
     let mut tick = tokio::time::interval(Duration::from_millis(TICK_MS));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut expiry = tokio::time::interval(Duration::from_millis(
-        coordinator.config.offsets_retention_check_interval_ms.max(1) as u64,
+        coordinator
+            .config
+            .offsets_retention_check_interval_ms
+            .max(1) as u64,
     ));
     expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -1324,5 +1328,53 @@ pub async fn run(coordinator: Arc<GroupCoordinator>, mut shutdown: watch::Receiv
             _ = expiry.tick() => coordinator.expire_offsets(now_ms()),
             _ = shutdown.changed() => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> GroupConfig {
+        GroupConfig::from_broker(&BrokerConfig::with(&[]).unwrap())
+    }
+
+    #[test]
+    fn every_group_operation_answers_coordinator_load_in_progress_until_loaded() {
+        let c = GroupCoordinator::new(config(), vec![]);
+        assert!(matches!(
+            c.heartbeat("g", 1, "m", None),
+            Err(BrokerError::CoordinatorLoadInProgress)
+        ));
+        assert!(matches!(
+            c.fetch_offsets("g", None),
+            Err(BrokerError::CoordinatorLoadInProgress)
+        ));
+        assert!(matches!(
+            c.list(),
+            Err(BrokerError::CoordinatorLoadInProgress)
+        ));
+        assert!(matches!(
+            c.delete_group("g"),
+            Err(BrokerError::CoordinatorLoadInProgress)
+        ));
+        let commit = c.commit(
+            "g",
+            -1,
+            "",
+            None,
+            vec![CommitPartition {
+                topic: "t".into(),
+                partition: 0,
+                offset: 1,
+                leader_epoch: -1,
+                metadata: String::new(),
+                error: None,
+            }],
+        );
+        assert!(matches!(
+            commit[0],
+            Err(BrokerError::CoordinatorLoadInProgress)
+        ));
     }
 }

@@ -278,10 +278,7 @@ mod tests {
         assert_eq!(java_string_hash(""), 0);
         assert_eq!(java_string_hash("hello"), 99162322);
         // U+1F600 is the surrogate pair D83D DE00 in UTF-16.
-        assert_eq!(
-            java_string_hash("\u{1F600}"),
-            0xD83D_i32 * 31 + 0xDE00
-        );
+        assert_eq!(java_string_hash("\u{1F600}"), 0xD83D_i32 * 31 + 0xDE00);
     }
 
     #[test]

@@ -35,10 +35,7 @@ fn fetch(
     group: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
 ) -> Result<Vec<(String, Vec<FetchedOffset>)>, BrokerError> {
-    state
-        .groups
-        .fetch_offsets(group, topics)
-        .map(by_topic)
+    state.groups.fetch_offsets(group, topics).map(by_topic)
 }
 
 pub async fn handle(
