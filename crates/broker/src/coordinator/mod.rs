@@ -599,6 +599,7 @@ impl GroupCoordinator {
 
     // ---------------------------------------------------------------- SyncGroup
 
+    #[allow(clippy::too_many_arguments)]
     pub async fn sync(
         &self,
         group_id: &str,

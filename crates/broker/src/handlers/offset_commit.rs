@@ -32,7 +32,7 @@ pub async fn handle(
                         && (p.partition_index as usize) < topic.partitions.len() =>
                 {
                     (metadata.len() > max_metadata)
-                        .then(|| BrokerError::OffsetMetadataTooLarge(metadata.len()))
+                        .then_some(BrokerError::OffsetMetadataTooLarge(metadata.len()))
                 }
                 _ => Some(BrokerError::UnknownTopicOrPartition),
             };
