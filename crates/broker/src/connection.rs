@@ -72,10 +72,14 @@ pub async fn serve(
     let _ = wr.shutdown().await;
 }
 
+/// Writes a response's chunks: small ones gather in the buffer, large ones (record bytes) go
+/// to the socket directly.
 async fn write(
     wr: &mut BufWriter<tokio::net::tcp::OwnedWriteHalf>,
-    bytes: &[u8],
+    chunks: &[bytes::Bytes],
 ) -> std::io::Result<()> {
-    wr.write_all(bytes).await?;
+    for chunk in chunks {
+        wr.write_all(chunk).await?;
+    }
     wr.flush().await
 }

@@ -24,6 +24,14 @@ pub enum BrokerError {
     InvalidReplicationFactor(String),
     #[error("{0}")]
     InvalidConfig(String),
+    #[error("{0}")]
+    InvalidReplicaAssignment(String),
+    #[error("{0}")]
+    UnsupportedEndpointType(String),
+    #[error("{0}")]
+    MismatchedEndpointType(String),
+    #[error("{0}")]
+    PolicyViolation(String),
     #[error("topic deletion is disabled (delete.topic.enable=false)")]
     TopicDeletionDisabled,
     #[error("invalid required acks {0}: expected -1, 0 or 1")]
@@ -92,6 +100,10 @@ impl BrokerError {
             InvalidPartitions(_) => ResponseError::InvalidPartitions,
             InvalidReplicationFactor(_) => ResponseError::InvalidReplicationFactor,
             InvalidConfig(_) => ResponseError::InvalidConfig,
+            InvalidReplicaAssignment(_) => ResponseError::InvalidReplicaAssignment,
+            UnsupportedEndpointType(_) => ResponseError::UnsupportedEndpointType,
+            MismatchedEndpointType(_) => ResponseError::MismatchedEndpointType,
+            PolicyViolation(_) => ResponseError::PolicyViolation,
             TopicDeletionDisabled => ResponseError::TopicDeletionDisabled,
             InvalidRequiredAcks(_) => ResponseError::InvalidRequiredAcks,
             InvalidRequest(_) => ResponseError::InvalidRequest,

@@ -8,7 +8,7 @@
 //!
 //! Offsets never change: a batch that loses records is re-encoded from its remaining records
 //! with their original offsets, producer id/epoch, sequence, compression and timestamps (so it
-//! may have gaps; see [`crate::segment::validate_stored`]); an untouched batch is copied byte
+//! may have gaps; see [`crate::segment_scan::validate_stored`]); an untouched batch is copied byte
 //! for byte; an emptied batch disappears.
 //!
 //! The swap is crash-safe: write `<base>.log.cleaned` and fsync it, delete the segment's index
@@ -89,7 +89,7 @@ impl Log {
     fn build_offset_map(&self) -> Result<HashMap<Bytes, i64>, LogError> {
         let mut latest = HashMap::new();
         for seg in &self.segments {
-            for_each_batch(seg, &mut |_, header, bytes| {
+            for_each_batch(seg, |header, bytes| {
                 if header.is_control() {
                     return Ok(());
                 }
@@ -105,17 +105,17 @@ impl Log {
     }
 }
 
-/// Calls `f(position, header, whole batch bytes)` for every batch of `seg`.
-fn for_each_batch(
-    seg: &Segment,
-    f: &mut dyn FnMut(u64, &BatchHeader, &[u8]) -> Result<(), LogError>,
-) -> Result<(), LogError> {
+/// Calls `f(header, whole batch bytes)` for every batch of `seg`.
+fn for_each_batch<F>(seg: &Segment, mut f: F) -> Result<(), LogError>
+where
+    F: FnMut(&BatchHeader, &[u8]) -> Result<(), LogError>,
+{
     let mut pos = 0u64;
     let mut buf = Vec::new();
     while let Some(h) = seg.header_at(pos)? {
         buf.resize(h.total_size_bytes(), 0);
         seg.read_into(&mut buf, pos)?;
-        f(pos, &h, &buf)?;
+        f(&h, &buf)?;
         pos += h.total_size_bytes() as u64;
     }
     Ok(())
@@ -142,7 +142,7 @@ fn clean_segment(
 ) -> Result<Option<Vec<u8>>, LogError> {
     let mut out = Vec::with_capacity(seg.size_bytes as usize);
     let mut changed = false;
-    for_each_batch(seg, &mut |_, header, bytes| {
+    for_each_batch(seg, |header, bytes| {
         if header.is_control() {
             out.extend_from_slice(bytes);
             return Ok(());

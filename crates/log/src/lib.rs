@@ -9,7 +9,7 @@
 //! - [`batch`]: the v2 record-batch header, parsed and stamped in place.
 //! - [`config`]: per-log settings with Kafka's topic-config names.
 //! - [`log`]: the [`Log`] type: append, read, roll, flush, recovery, retention, compaction.
-//! - `segment`, `index`: one segment's files; `recovery`: loading after a crash;
+//! - `segment`, `index`: one segment's files; `segment_scan`, `recovery`: loading after a crash;
 //!   `read`, `retention`, `cleaner`: the rest of [`Log`]'s operations, one concern per module.
 //! - [`error`]: [`LogError`], which the broker maps onto Kafka error codes in one place.
 
@@ -24,6 +24,7 @@ mod read;
 mod recovery;
 mod retention;
 mod segment;
+mod segment_scan;
 
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use error::LogError;

@@ -22,6 +22,9 @@ use bytes::Bytes;
 use kafka_protocol::records::RecordBatchDecoder;
 use std::path::{Path, PathBuf};
 
+/// Largest write buffer a log keeps between appends.
+const APPEND_BUF_KEEP_BYTES: usize = 256 * 1024;
+
 /// What the broker decides per append.
 #[derive(Debug, Clone, Copy)]
 pub struct AppendOptions {
@@ -188,6 +191,11 @@ impl Log {
             let _ = seg.truncate_at(old_size_bytes, interval);
             return Err(e.into());
         }
+        if self.append_buf.capacity() > APPEND_BUF_KEEP_BYTES {
+            // Thousands of partitions each keeping their largest request's buffer would hold
+            // gigabytes at idle; keep small buffers, reallocate for big appends.
+            self.append_buf = Vec::new();
+        }
         seg.first_append_ms.get_or_insert(opts.now_ms);
         self.unflushed_messages = self.unflushed_messages.saturating_add(record_count);
         self.oldest_unflushed_ms.get_or_insert(opts.now_ms);
@@ -269,7 +277,8 @@ impl Log {
     }
 
     /// Drops every record at and after `offset`. Batches are atomic: if `offset` falls inside a
-    /// batch, that whole batch goes and the log end offset becomes its base offset. Truncating
+    /// batch, that whole batch goes and the log end offset becomes its base offset (or the log
+    /// start offset, if that is higher: the log end never drops below the log start). Truncating
     /// below the log start offset empties the log and restarts it at `offset`.
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), LogError> {
         if offset >= self.log_end_offset() {
@@ -288,6 +297,7 @@ impl Log {
                 let seg = self.segments.pop().expect("more than one segment");
                 seg.delete_files()?;
             }
+            let log_start_offset = self.log_start_offset;
             let seg = self
                 .segments
                 .last_mut()
@@ -295,7 +305,13 @@ impl Log {
             match seg.find_batch(offset)? {
                 Some((pos, header)) => {
                     seg.truncate_at(pos, interval)?;
-                    seg.next_offset = offset.min(header.base_offset).max(seg.next_offset);
+                    // `offset` itself if it was a batch boundary (or in a compaction gap), else
+                    // the dropped batch's base; never below the log start offset (recovery
+                    // applies the same floor, so a reopen agrees).
+                    seg.next_offset = offset
+                        .min(header.base_offset)
+                        .max(seg.next_offset)
+                        .max(log_start_offset);
                 }
                 None => seg.next_offset = offset,
             }

@@ -56,16 +56,16 @@ impl Log {
             if first.base_offset >= upper_bound_offset {
                 return Ok(empty);
             }
-            let mut end = start + first.total_size_bytes() as u64;
-            while let Some(h) = seg.header_at(end)? {
-                let grown = end - start + h.total_size_bytes() as u64;
-                if h.base_offset >= upper_bound_offset || grown > max_bytes as u64 {
-                    break;
-                }
-                end = start + grown;
-            }
-            let mut buf = BytesMut::zeroed((end - start) as usize);
+            // One positional read covers the first batch and as much as `max_bytes` allows;
+            // the following batch headers are then walked in memory, not read one by one.
+            let first_size = first.total_size_bytes();
+            let want = (max_bytes as u64)
+                .max(first_size as u64)
+                .min(seg.size_bytes - start) as usize;
+            let mut buf = BytesMut::zeroed(want);
             seg.read_into(&mut buf, start)?;
+            let end = whole_batches_end(&buf, first_size, max_bytes, upper_bound_offset);
+            buf.truncate(end);
             return Ok(ReadResult {
                 bytes: buf.freeze(),
             });
@@ -209,4 +209,24 @@ fn first_record_where(
         };
         pred(r.offset, ts).then_some((r.offset, ts))
     }))
+}
+
+/// Length of the prefix of `buf` made of whole batches: the first (`first_size_bytes`, always
+/// included), then each following batch that lies entirely in `buf`, starts below
+/// `upper_bound_offset` and keeps the total within `max_bytes`.
+fn whole_batches_end(
+    buf: &[u8],
+    first_size_bytes: usize,
+    max_bytes: usize,
+    upper_bound_offset: i64,
+) -> usize {
+    let mut end = first_size_bytes;
+    while let Ok(h) = BatchHeader::parse(&buf[end..]) {
+        let next = end + h.total_size_bytes();
+        if h.base_offset >= upper_bound_offset || next > max_bytes || next > buf.len() {
+            break;
+        }
+        end = next;
+    }
+    end
 }

@@ -6,6 +6,12 @@
 //!   cut back to the last valid batch.
 //! - Index files are derived data: any that is missing or fails the sanity checks is rebuilt
 //!   from its `.log` (see [`crate::segment::Segment::open`]).
+//! - Closed segments are not CRC-checked on open (that would read the whole log); their indexes
+//!   are checked and the part after the last index entry is header-scanned, which catches a
+//!   torn tail left by a power loss after a roll that was never fsynced. Fetches and compaction
+//!   report (never panic on) anything implausible found later.
+//! - The log start offset is persisted before segments below it are deleted; leftovers of a
+//!   crash in between are deleted here.
 //! - Everything replaced in place (checkpoints, cleaned segments) is first written to a
 //!   temporary name, fsynced, then renamed; stray temporaries (`.tmp`, `.cleaned`) found on open
 //!   are leftovers of an interrupted replacement whose original is still intact, so they are
@@ -80,10 +86,27 @@ pub(crate) fn load(dir: &Path, config: &LogConfig) -> io::Result<Loaded> {
         segments.push(Segment::create(dir, stored_start.unwrap_or(0).max(0))?);
     }
     let first_base = segments[0].base_offset;
-    let log_end_offset = segments.last().map_or(first_base, |s| s.next_offset);
-    let log_start_offset = stored_start
-        .unwrap_or(first_base)
-        .clamp(first_base, log_end_offset);
+    let log_start_offset = stored_start.unwrap_or(first_base).max(first_base);
+    // The log start offset is fsynced when it moves; the data above it may not have been (or a
+    // truncation dropped a batch straddling it). Offsets below the log start are never reused,
+    // so the log end is raised to it rather than the log start lowered.
+    // Segments wholly below the log start offset are leftovers of a crash between persisting a
+    // new log start offset and deleting them.
+    let below = segments[..segments.len() - 1]
+        .iter()
+        .take_while(|s| s.next_offset <= log_start_offset)
+        .count();
+    for seg in segments.drain(..below) {
+        tracing::info!(segment = %seg.log_path().display(), "deleting segment below the log start offset");
+        seg.delete_files()?;
+    }
+    let active = segments.last_mut().expect("at least one segment");
+    if active.next_offset < log_start_offset {
+        tracing::warn!(dir = %dir.display(), log_end_offset = active.next_offset, log_start_offset,
+            "log end below the log start offset; continuing from the log start offset");
+        active.next_offset = log_start_offset;
+    }
+    let log_end_offset = active.next_offset;
     let cleaner_checkpoint = read_offset_file(dir, CLEANER_CHECKPOINT_FILE)?
         .unwrap_or(log_start_offset)
         .clamp(0, log_end_offset);

@@ -11,7 +11,10 @@ use crate::LogError;
 
 impl Log {
     /// Applies `retention.ms` and `retention.bytes` (only under `cleanup.policy=delete`).
-    /// Returns how many segments were deleted.
+    /// Like Kafka, deletion is a prefix: time retention stops at the first closed segment that
+    /// is still young (a later segment with older timestamps waits), because the log start
+    /// offset can only move forward over a contiguous range. Returns how many segments were
+    /// deleted.
     pub fn enforce_retention(&mut self, now_ms: i64) -> Result<usize, LogError> {
         if !self.config().cleanup_policy.delete {
             return Ok(0);

@@ -16,6 +16,7 @@
 //! - [`samples`]: small valid requests of every advertised API, for tests.
 
 pub mod codec;
+pub mod fetch_encode;
 pub mod frame;
 pub mod samples;
 pub mod versions;

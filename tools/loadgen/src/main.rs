@@ -94,6 +94,9 @@ fn main() -> Result<()> {
                 .set("fetch.max.bytes", "52428800")
                 .set("max.partition.fetch.bytes", "10485760")
                 .set("queued.max.messages.kbytes", "1048576")
+                // librdkafka pauses fetching for fetch.queue.backoff.ms (1 s) once this many
+                // messages are queued; with 100-byte records the default (100000) is one fetch.
+                .set("queued.min.messages", "10000000")
                 .create()?;
             let mut tpl = TopicPartitionList::new();
             for p in 0..partitions {

@@ -22,7 +22,7 @@ pub async fn handle(
         return response;
     }
     let (pid, epoch) = (req.producer_id.0, req.producer_epoch);
-    if pid >= 0 && epoch >= 0 && epoch < i16::MAX - 1 {
+    if pid >= 0 && (0..i16::MAX - 1).contains(&epoch) {
         response.producer_id = ProducerId(pid);
         response.producer_epoch = epoch + 1;
         return response;

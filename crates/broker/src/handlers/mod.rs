@@ -6,14 +6,20 @@
 //! connection as Kafka does, is a request that cannot be understood: unknown API key,
 //! unsupported version, or bytes that do not decode.
 
+mod alter_configs;
 mod api_versions;
+mod create_partitions;
 mod create_topics;
 mod delete_groups;
+mod delete_records;
 mod delete_topics;
+mod describe_cluster;
+mod describe_configs;
 mod describe_groups;
 mod fetch;
 mod find_coordinator;
 mod heartbeat;
+mod incremental_alter_configs;
 mod init_producer_id;
 mod join_group;
 mod leave_group;
@@ -29,6 +35,7 @@ mod sync_group;
 use crate::state::BrokerState;
 use bytes::Bytes;
 use kafka_protocol::messages::*;
+use runnel_protocol::fetch_encode::encode_fetch_response;
 use runnel_protocol::{decode_body, decode_request_header, encode_response, versions};
 use std::sync::Arc;
 use thiserror::Error;
@@ -43,14 +50,19 @@ pub enum HandleError {
     Encode(anyhow::Error),
 }
 
-/// Handles one request frame; `Ok(None)` means no response is sent (Produce with acks=0).
-pub async fn handle(state: &Arc<BrokerState>, frame: Bytes) -> Result<Option<Bytes>, HandleError> {
+/// Handles one request frame. The response is a whole frame as one or more chunks (Fetch keeps
+/// record bytes as their own chunks, uncopied); `Ok(None)` means no response is sent (Produce
+/// with acks=0).
+pub async fn handle(
+    state: &Arc<BrokerState>,
+    frame: Bytes,
+) -> Result<Option<Vec<Bytes>>, HandleError> {
     let req = decode_request_header(frame)?;
     let header = req.header;
     let version = header.request_api_version;
     let correlation_id = header.correlation_id;
     if req.api_key == ApiKey::ApiVersions {
-        return api_versions::handle(&header, req.body).map(Some);
+        return api_versions::handle(&header, req.body).map(|b| Some(vec![b]));
     }
     if !versions::is_supported(req.api_key, version) {
         return Err(HandleError::UnsupportedVersion {
@@ -76,7 +88,13 @@ pub async fn handle(state: &Arc<BrokerState>, frame: Bytes) -> Result<Option<Byt
             }
             encode_response(correlation_id, version, &response).map_err(HandleError::Encode)?
         }
-        ApiKey::Fetch => dispatch!(fetch, FetchRequest),
+        ApiKey::Fetch => {
+            let request: FetchRequest = decode_body(&mut body, version)?;
+            let response = fetch::handle(state, &header, request).await;
+            return encode_fetch_response(correlation_id, version, &response)
+                .map(Some)
+                .map_err(HandleError::Encode);
+        }
         ApiKey::ListOffsets => dispatch!(list_offsets, ListOffsetsRequest),
         ApiKey::Metadata => dispatch!(metadata, MetadataRequest),
         ApiKey::CreateTopics => dispatch!(create_topics, CreateTopicsRequest),
@@ -93,6 +111,14 @@ pub async fn handle(state: &Arc<BrokerState>, frame: Bytes) -> Result<Option<Byt
         ApiKey::OffsetCommit => dispatch!(offset_commit, OffsetCommitRequest),
         ApiKey::OffsetFetch => dispatch!(offset_fetch, OffsetFetchRequest),
         ApiKey::OffsetDelete => dispatch!(offset_delete, OffsetDeleteRequest),
+        ApiKey::DescribeConfigs => dispatch!(describe_configs, DescribeConfigsRequest),
+        ApiKey::AlterConfigs => dispatch!(alter_configs, AlterConfigsRequest),
+        ApiKey::IncrementalAlterConfigs => {
+            dispatch!(incremental_alter_configs, IncrementalAlterConfigsRequest)
+        }
+        ApiKey::CreatePartitions => dispatch!(create_partitions, CreatePartitionsRequest),
+        ApiKey::DeleteRecords => dispatch!(delete_records, DeleteRecordsRequest),
+        ApiKey::DescribeCluster => dispatch!(describe_cluster, DescribeClusterRequest),
         other => {
             return Err(HandleError::UnsupportedVersion {
                 api: other,
@@ -100,7 +126,7 @@ pub async fn handle(state: &Arc<BrokerState>, frame: Bytes) -> Result<Option<Byt
             })
         }
     };
-    Ok(Some(response))
+    Ok(Some(vec![response]))
 }
 
 /// Shorthand for building `StrBytes` from owned strings.

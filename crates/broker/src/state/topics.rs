@@ -201,7 +201,7 @@ impl TopicRegistry {
                 "topic '{name}' collides with existing topic '{other}' ('.' and '_' are equivalent)"
             )));
         }
-        if partitions < 1 || partitions > MAX_PARTITIONS_PER_TOPIC {
+        if !(1..=MAX_PARTITIONS_PER_TOPIC).contains(&partitions) {
             return Err(BrokerError::InvalidPartitions(format!(
                 "number of partitions {partitions} must be between 1 and {MAX_PARTITIONS_PER_TOPIC}"
             )));

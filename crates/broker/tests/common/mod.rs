@@ -1,0 +1,351 @@
+//! Shared test harness: a broker on an ephemeral port with its own temporary log dir, and a
+//! raw Kafka-protocol client speaking typed requests at a chosen version.
+#![allow(dead_code)]
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use runnel_broker::{BrokerConfig, BrokerHandle};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// How long a test waits for any single response before failing.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub struct TestBroker {
+    pub addr: SocketAddr,
+    pub handle: BrokerHandle,
+    /// Kept alive for the broker's lifetime: dropping it removes the log dir.
+    pub dir: TempDir,
+}
+
+impl TestBroker {
+    /// Starts a broker on `127.0.0.1:0` with a fresh log dir and these extra settings.
+    pub async fn start(settings: &[(&str, &str)]) -> TestBroker {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log_dirs = dir.path().to_str().unwrap().to_string();
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("listeners", "PLAINTEXT://127.0.0.1:0"),
+            ("log.dirs", log_dirs.as_str()),
+        ];
+        pairs.extend_from_slice(settings);
+        let config = BrokerConfig::with(&pairs).expect("broker config");
+        let handle = runnel_broker::start(config).await.expect("broker start");
+        TestBroker {
+            addr: handle.local_addr,
+            handle,
+            dir,
+        }
+    }
+
+    pub async fn client(&self) -> RawClient {
+        RawClient::connect(self.addr).await
+    }
+
+    pub async fn shutdown(self) {
+        self.handle.shutdown().await;
+    }
+}
+
+pub struct RawClient {
+    stream: TcpStream,
+    correlation_id: i32,
+}
+
+impl RawClient {
+    pub async fn connect(addr: SocketAddr) -> RawClient {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).unwrap();
+        RawClient {
+            stream,
+            correlation_id: 0,
+        }
+    }
+
+    /// Encodes a request frame: size, header (at the API's header version), body.
+    pub fn frame<R: Request>(&mut self, req: &R, version: i16) -> (i32, Bytes) {
+        self.correlation_id += 1;
+        let api = ApiKey::try_from(R::KEY).expect("api key");
+        let mut header = RequestHeader::default();
+        header.request_api_key = R::KEY;
+        header.request_api_version = version;
+        header.correlation_id = self.correlation_id;
+        header.client_id = Some(StrBytes::from_static_str("runnel-test"));
+        let mut body = BytesMut::new();
+        header
+            .encode(&mut body, api.request_header_version(version))
+            .expect("encode header");
+        req.encode(&mut body, version).expect("encode body");
+        let mut framed = BytesMut::with_capacity(body.len() + 4);
+        framed.put_i32(body.len() as i32);
+        framed.extend_from_slice(&body);
+        (self.correlation_id, framed.freeze())
+    }
+
+    pub async fn write_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write");
+    }
+
+    /// Reads one response frame; `None` when the broker closed the connection.
+    pub async fn read_frame(&mut self) -> Option<Bytes> {
+        let fut = async {
+            let mut size = [0u8; 4];
+            self.stream.read_exact(&mut size).await.ok()?;
+            let mut buf = vec![0u8; i32::from_be_bytes(size) as usize];
+            self.stream.read_exact(&mut buf).await.ok()?;
+            Some(Bytes::from(buf))
+        };
+        tokio::time::timeout(IO_TIMEOUT, fut)
+            .await
+            .expect("timed out waiting for a response")
+    }
+
+    /// Sends a typed request at `version` and decodes the typed response.
+    pub async fn send<R: Request>(&mut self, req: &R, version: i16) -> R::Response {
+        self.try_send(req, version)
+            .await
+            .expect("the broker closed the connection")
+    }
+
+    /// Like [`RawClient::send`], `None` when the connection was closed instead of answered.
+    pub async fn try_send<R: Request>(&mut self, req: &R, version: i16) -> Option<R::Response> {
+        let (correlation_id, frame) = self.frame(req, version);
+        self.write_raw(&frame).await;
+        let mut resp = self.read_frame().await?;
+        Some(decode_response::<R::Response>(
+            &mut resp,
+            correlation_id,
+            version,
+        ))
+    }
+}
+
+/// Decodes a response frame (without its size) at `version`, checking the correlation id.
+pub fn decode_response<T: Decodable + HeaderVersion>(
+    resp: &mut Bytes,
+    correlation_id: i32,
+    version: i16,
+) -> T {
+    let header =
+        ResponseHeader::decode(resp, T::header_version(version)).expect("decode response header");
+    assert_eq!(header.correlation_id, correlation_id, "correlation id");
+    let body = T::decode(resp, version).expect("decode response body");
+    assert_eq!(resp.remaining(), 0, "trailing bytes after the response");
+    body
+}
+
+/// One record for [`batch`].
+#[derive(Clone, Default)]
+pub struct Rec {
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    pub timestamp: i64,
+}
+
+impl Rec {
+    pub fn kv(key: &str, value: &str) -> Rec {
+        Rec {
+            key: Some(key.as_bytes().to_vec()),
+            value: Some(value.as_bytes().to_vec()),
+            headers: Vec::new(),
+            timestamp: now_ms(),
+        }
+    }
+}
+
+/// Wall-clock milliseconds. Record timestamps must be recent: older ones are deleted by time
+/// retention (7 days by default) as soon as the background task runs.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Idempotent-producer fields of a batch.
+#[derive(Clone, Copy)]
+pub struct Producer {
+    pub id: i64,
+    pub epoch: i16,
+    pub base_sequence: i32,
+}
+
+/// Encodes records as one v2 record batch (uncompressed, CreateTime).
+///
+/// Asserts that the encoder produced exactly one batch.
+pub fn batch(records: &[Rec], producer: Option<Producer>) -> Bytes {
+    let recs: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: producer.map_or(-1, |p| p.id),
+            producer_epoch: producer.map_or(-1, |p| p.epoch),
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // The encoder starts a new batch whenever `offset - sequence` changes, so without a
+            // producer the sequence runs from -1 (the batch's base sequence stays -1).
+            sequence: producer.map_or(i as i32 - 1, |p| p.base_sequence + i as i32),
+            timestamp: r.timestamp,
+            key: r.key.clone().map(Bytes::from),
+            value: r.value.clone().map(Bytes::from),
+            headers: r
+                .headers
+                .iter()
+                .map(|(k, v)| (StrBytes::from_string(k.clone()), v.clone().map(Bytes::from)))
+                .collect(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &recs,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .expect("encode record batch");
+    let buf = buf.freeze();
+    let batches = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut buf.clone())
+        .expect("decode the encoded batch");
+    assert_eq!(batches.len(), 1, "records were split over several batches");
+    buf
+}
+
+/// A batch of `n` records `k{i}`/`v{i}`.
+pub fn simple_batch(n: usize) -> Bytes {
+    let recs: Vec<Rec> = (0..n)
+        .map(|i| Rec::kv(&format!("k{i}"), &format!("v{i}")))
+        .collect();
+    batch(&recs, None)
+}
+
+pub fn topic_name(s: &str) -> kafka_protocol::messages::TopicName {
+    kafka_protocol::messages::TopicName(StrBytes::from_string(s.to_string()))
+}
+
+pub fn sb(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+impl RawClient {
+    /// Creates a topic (CreateTopics v7) and asserts success.
+    pub async fn create_topic(&mut self, name: &str, partitions: i32, configs: &[(&str, &str)]) {
+        use kafka_protocol::messages::create_topics_request::{
+            CreatableTopic, CreatableTopicConfig,
+        };
+        use kafka_protocol::messages::CreateTopicsRequest;
+        let mut t = CreatableTopic::default();
+        t.name = topic_name(name);
+        t.num_partitions = partitions;
+        t.replication_factor = 1;
+        t.configs = configs
+            .iter()
+            .map(|(k, v)| {
+                let mut c = CreatableTopicConfig::default();
+                c.name = sb(k);
+                c.value = Some(sb(v));
+                c
+            })
+            .collect();
+        let mut req = CreateTopicsRequest::default();
+        req.topics = vec![t];
+        req.timeout_ms = 10_000;
+        let resp = self.send(&req, 7).await;
+        assert_eq!(
+            resp.topics[0].error_code, 0,
+            "create topic {name}: {:?}",
+            resp.topics[0].error_message
+        );
+    }
+
+    /// Produces `records` to one partition (Produce v9) and returns the partition response.
+    pub async fn produce(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        acks: i16,
+        records: Bytes,
+    ) -> kafka_protocol::messages::produce_response::PartitionProduceResponse {
+        use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+        use kafka_protocol::messages::ProduceRequest;
+        let mut p = PartitionProduceData::default();
+        p.index = partition;
+        p.records = Some(records);
+        let mut t = TopicProduceData::default();
+        t.name = topic_name(topic);
+        t.partition_data = vec![p];
+        let mut req = ProduceRequest::default();
+        req.acks = acks;
+        req.timeout_ms = 10_000;
+        req.topic_data = vec![t];
+        let mut resp = self.send(&req, 9).await;
+        resp.responses.remove(0).partition_responses.remove(0)
+    }
+
+    /// Fetches one partition (Fetch v12) from `offset`.
+    pub async fn fetch(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        max_wait_ms: i32,
+        min_bytes: i32,
+    ) -> kafka_protocol::messages::fetch_response::PartitionData {
+        use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+        use kafka_protocol::messages::{BrokerId, FetchRequest};
+        let mut p = FetchPartition::default();
+        p.partition = partition;
+        p.fetch_offset = offset;
+        p.partition_max_bytes = 1 << 20;
+        p.current_leader_epoch = -1;
+        let mut t = FetchTopic::default();
+        t.topic = topic_name(topic);
+        t.partitions = vec![p];
+        let mut req = FetchRequest::default();
+        req.replica_id = BrokerId(-1);
+        req.max_wait_ms = max_wait_ms;
+        req.min_bytes = min_bytes;
+        req.max_bytes = 1 << 20;
+        req.topics = vec![t];
+        let mut resp = self.send(&req, 12).await;
+        assert_eq!(resp.error_code, 0, "fetch error");
+        resp.responses.remove(0).partitions.remove(0)
+    }
+
+    /// ListOffsets v7 for one partition at `timestamp` (-2 earliest, -1 latest).
+    pub async fn list_offset(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        timestamp: i64,
+    ) -> kafka_protocol::messages::list_offsets_response::ListOffsetsPartitionResponse {
+        use kafka_protocol::messages::list_offsets_request::{
+            ListOffsetsPartition, ListOffsetsTopic,
+        };
+        use kafka_protocol::messages::{BrokerId, ListOffsetsRequest};
+        let mut p = ListOffsetsPartition::default();
+        p.partition_index = partition;
+        p.timestamp = timestamp;
+        p.current_leader_epoch = -1;
+        let mut t = ListOffsetsTopic::default();
+        t.name = topic_name(topic);
+        t.partitions = vec![p];
+        let mut req = ListOffsetsRequest::default();
+        req.replica_id = BrokerId(-1);
+        req.topics = vec![t];
+        let mut resp = self.send(&req, 7).await;
+        resp.topics.remove(0).partitions.remove(0)
+    }
+}

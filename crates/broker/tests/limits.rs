@@ -1,0 +1,114 @@
+//! Limits and bad input: every bound closes or delays only the offending connection.
+
+mod common;
+
+use common::TestBroker;
+use kafka_protocol::messages::{ApiVersionsRequest, MetadataRequest};
+use std::time::{Duration, Instant};
+
+async fn still_serves(broker: &TestBroker) {
+    let mut c = broker.client().await;
+    let r = c.send(&ApiVersionsRequest::default(), 3).await;
+    assert_eq!(r.error_code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_request_queue_stops_reading_until_a_slot_frees() {
+    let broker = TestBroker::start(&[("queued.max.requests", "1")]).await;
+    let mut a = broker.client().await;
+    a.create_topic("quiet", 1, &[]).await;
+    let mut b = broker.client().await;
+    // A long-polls an empty partition and holds the only request slot meanwhile.
+    let a_task = tokio::spawn(async move {
+        a.fetch("quiet", 0, 0, 1500, 1).await;
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let b_task = tokio::spawn(async move {
+        let sent = Instant::now();
+        b.send(&MetadataRequest::default(), 12).await;
+        sent.elapsed()
+    });
+    let b_waited = b_task.await.unwrap();
+    a_task.await.unwrap();
+    // A's long poll had about 1200 ms left when B sent; without the limit B is answered in
+    // about a millisecond.
+    assert!(
+        b_waited >= Duration::from_millis(800),
+        "B was answered after {b_waited:?}, before A released the only request slot"
+    );
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_over_socket_request_max_bytes_closes_only_that_connection() {
+    let broker = TestBroker::start(&[("socket.request.max.bytes", "1024")]).await;
+    let mut bad = broker.client().await;
+    bad.write_raw(&2000i32.to_be_bytes()).await;
+    bad.write_raw(&[0u8; 100]).await;
+    assert!(
+        bad.read_frame().await.is_none(),
+        "oversized frame must close the connection"
+    );
+    still_serves(&broker).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_and_unknown_api_keys_close_only_that_connection() {
+    let broker = TestBroker::start(&[]).await;
+    let mut bystander = broker.client().await;
+    let mut garbage = broker.client().await;
+    garbage.write_raw(&[0, 0, 0, 3, 0xde, 0xad, 0xbe]).await;
+    assert!(garbage.read_frame().await.is_none());
+    let mut unknown = broker.client().await;
+    // api key 9999, version 0, correlation id 1, client id null
+    unknown
+        .write_raw(&[0, 0, 0, 10, 0x27, 0x0f, 0, 0, 0, 0, 0, 1, 0xff, 0xff])
+        .await;
+    assert!(unknown.read_frame().await.is_none());
+    let r = bystander.send(&ApiVersionsRequest::default(), 3).await;
+    assert_eq!(r.error_code, 0, "an open connection keeps working");
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_max_connections_are_closed() {
+    let broker = TestBroker::start(&[("max.connections", "2")]).await;
+    let mut one = broker.client().await;
+    let mut two = broker.client().await;
+    assert_eq!(
+        one.send(&ApiVersionsRequest::default(), 3).await.error_code,
+        0
+    );
+    assert_eq!(
+        two.send(&ApiVersionsRequest::default(), 3).await.error_code,
+        0
+    );
+    let mut three = broker.client().await;
+    assert!(
+        three
+            .try_send(&ApiVersionsRequest::default(), 3)
+            .await
+            .is_none(),
+        "third connection must be closed"
+    );
+    drop(one);
+    // The slot frees when the broker notices the close; retry briefly.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut again = broker.client().await;
+        if again
+            .try_send(&ApiVersionsRequest::default(), 3)
+            .await
+            .is_some()
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a freed connection slot was never reused"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    broker.shutdown().await;
+}
