@@ -565,3 +565,47 @@ async fn offsets_and_group_generation_survive_a_broker_restart_and_expired_offse
     assert_eq!(fetch_offset(&mut c, "simple", "t", 0).await.0, -1);
     broker.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_restarted_static_member_replaces_the_old_one_which_is_then_fenced() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut c = Client::connect(&broker).await;
+    let mut join = join_request("g", "", &["range"], &["t"]);
+    join.group_instance_id = Some(s("instance-1"));
+    // A static member needs no MEMBER_ID_REQUIRED round trip.
+    let first = c.send(9, &join).await;
+    assert_eq!(first.error_code, 0);
+    let old_id = first.member_id.to_string();
+    let mut sync = SyncGroupRequest::default();
+    sync.group_id = GroupId(s("g"));
+    sync.generation_id = first.generation_id;
+    sync.member_id = s(&old_id);
+    sync.group_instance_id = Some(s("instance-1"));
+    let mut a = sync_group_request::SyncGroupRequestAssignment::default();
+    a.member_id = s(&old_id);
+    a.assignment = Bytes::from_static(b"mine");
+    sync.assignments = vec![a];
+    assert_eq!(c.send(5, &sync).await.error_code, 0);
+    // The same instance comes back with no member id: same generation, no rebalance.
+    let mut again = Client::connect(&broker).await;
+    let second = again.send(9, &join).await;
+    assert_eq!(second.error_code, 0);
+    assert_ne!(second.member_id.as_str(), old_id);
+    assert_eq!(second.generation_id, first.generation_id);
+    sync.member_id = second.member_id.clone();
+    sync.assignments = vec![];
+    let synced = again.send(5, &sync).await;
+    assert_eq!(synced.error_code, 0);
+    assert_eq!(&synced.assignment[..], b"mine");
+    let mut hb = HeartbeatRequest::default();
+    hb.group_id = GroupId(s("g"));
+    hb.generation_id = first.generation_id;
+    hb.member_id = s(&old_id);
+    hb.group_instance_id = Some(s("instance-1"));
+    assert_eq!(
+        c.send(4, &hb).await.error_code,
+        code(ResponseError::FencedInstanceId)
+    );
+    broker.shutdown().await;
+}

@@ -153,6 +153,19 @@ impl BrokerConfig {
             }
         }
         topic::TopicDefaults::from_broker(&config)?;
+        let offsets_rf = lookup.int("offsets.topic.replication.factor")?;
+        if offsets_rf != 1 {
+            bail!(
+                "invalid value '{offsets_rf}' for configuration key 'offsets.topic.replication.factor': a single-node broker only supports 1"
+            );
+        }
+        if config.group_min_session_timeout_ms > config.group_max_session_timeout_ms {
+            bail!(
+                "invalid value '{}' for configuration key 'group.min.session.timeout.ms': above group.max.session.timeout.ms ({})",
+                config.group_min_session_timeout_ms,
+                config.group_max_session_timeout_ms
+            );
+        }
         if config.default_replication_factor != 1 {
             bail!(
                 "invalid value '{}' for configuration key 'default.replication.factor': a single-node broker only supports 1",
