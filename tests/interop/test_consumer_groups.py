@@ -385,3 +385,93 @@ def test_cooperative_sticky_moves_only_the_partitions_a_new_member_takes(broker_
         assert m.owned() <= had, "a member gained a partition it did not have"
         revoked = [p for r in m.revocations()[skip:] for p in r]
         assert len(revoked) == 1, f"expected exactly one partition moved away, got {revoked}"
+
+
+def test_three_kafka_python_consumers_on_six_partitions_get_two_partitions_each(broker_factory):
+    from kafka import KafkaConsumer
+
+    b = broker_factory(FAST)
+    topic = create_topic(b.bootstrap, partitions=6)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    stop = threading.Event()
+    owned: dict[int, set[int]] = {}
+    errors: list[BaseException] = []
+
+    def run(i: int):
+        try:
+            c = KafkaConsumer(topic, bootstrap_servers=b.bootstrap, group_id=group,
+                              enable_auto_commit=False, session_timeout_ms=10000,
+                              heartbeat_interval_ms=500, api_version_auto_timeout_ms=10000)
+            while not stop.is_set():
+                c.poll(timeout_ms=200)
+                owned[i] = {tp.partition for tp in c.assignment()}
+            c.close()
+        except BaseException as e:  # reported by the test thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        def balanced():
+            sets = [owned.get(i, set()) for i in range(3)]
+            return (all(len(s) == 2 for s in sets)
+                    and set().union(*sets) == set(range(6)))
+        wait_until(lambda: balanced() or errors, 60, f"2 partitions each, got {owned}")
+        assert not errors, errors
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=20)
+
+
+def test_an_auto_committing_consumer_commits_what_it_consumed_and_a_successor_resumes_there(
+        broker_factory):
+    b = broker_factory(FAST)
+    topic = create_topic(b.bootstrap, partitions=1)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    p = producer(b.bootstrap)
+    produce_and_wait(p, topic, [{"value": f"v{i}".encode()} for i in range(10)])
+    c = group_consumer(b.bootstrap, group, **{"enable.auto.commit": True,
+                                               "auto.commit.interval.ms": 200})
+    c.subscribe([topic])
+    got = []
+    deadline = time.monotonic() + 30
+    while len(got) < 10 and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is not None and not m.error():
+            got.append(m.value())
+    assert len(got) == 10
+    c.close()  # commits the consumed position
+    produce_and_wait(p, topic, [{"value": b"after"}])
+    c = group_consumer(b.bootstrap, group)
+    c.subscribe([topic])
+    first = None
+    deadline = time.monotonic() + 30
+    while first is None and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is not None and not m.error():
+            first = m.value()
+    committed = c.committed([TopicPartition(topic, 0)], timeout=20)[0].offset
+    c.close()
+    assert first == b"after"
+    assert committed == 10
+
+
+def test_list_and_describe_consumer_groups_show_the_group_and_its_members(broker_factory, members):
+    b = broker_factory(FAST)
+    topic = create_topic(b.bootstrap, partitions=2)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    for _ in range(2):
+        members.append(Member(b.bootstrap, topic, group, "roundrobin"))
+    wait_until(lambda: assert_disjoint_cover(members, 2) and all(m.owned() for m in members),
+               45, "assignment")
+    a = AdminClient({"bootstrap.servers": b.bootstrap, "broker.address.family": "v4"})
+    listed = a.list_consumer_groups().result(timeout=20).valid
+    assert group in {g.group_id for g in listed}
+    d = a.describe_consumer_groups([group])[group].result(timeout=20)
+    assert str(d.state).endswith("STABLE")
+    assert d.partition_assignor == "roundrobin"
+    assert len(d.members) == 2
+    assigned = sorted(tp.partition for m in d.members for tp in m.assignment.topic_partitions)
+    assert assigned == [0, 1]
