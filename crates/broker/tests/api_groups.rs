@@ -609,3 +609,80 @@ async fn a_restarted_static_member_replaces_the_old_one_which_is_then_fenced() {
     );
     broker.shutdown().await;
 }
+
+async fn describe_state(c: &mut Client, group: &str) -> (String, usize) {
+    let mut d = DescribeGroupsRequest::default();
+    d.groups = vec![GroupId(s(group))];
+    let r = c.send(5, &d).await;
+    (
+        r.groups[0].group_state.to_string(),
+        r.groups[0].members.len(),
+    )
+}
+
+#[tokio::test]
+async fn members_joining_within_the_initial_rebalance_delay_form_one_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[("group.initial.rebalance.delay.ms", "1000")]).await;
+    let addr = broker.local_addr;
+    let join = |delay_ms: u64| {
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+            let mut c = Client {
+                stream: TcpStream::connect(addr).await.unwrap(),
+                correlation_id: 0,
+            };
+            c.send(3, &join_request("g", "", &["range"], &["t"])).await
+        })
+    };
+    let (a, b) = (join(0), join(200));
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    assert_eq!((a.error_code, b.error_code), (0, 0));
+    assert_eq!((a.generation_id, b.generation_id), (1, 1));
+    assert_eq!(
+        a.members.len() + b.members.len(),
+        2,
+        "the leader sees both members"
+    );
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_member_that_does_not_rejoin_within_the_rebalance_timeout_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[("group.min.session.timeout.ms", "100")]).await;
+    let mut c = Client::connect(&broker).await;
+    let (_silent, generation) = join_and_sync(&mut c, "g", &["t"]).await;
+    let mut newcomer = Client::connect(&broker).await;
+    let mut join = join_request("g", "", &["range"], &["t"]);
+    join.rebalance_timeout_ms = 500;
+    let r = newcomer.send(3, &join).await;
+    // The first member's rebalance timeout (10 s) bounds the join phase; it never rejoins.
+    assert_eq!(r.error_code, 0);
+    assert_eq!(r.generation_id, generation + 1);
+    assert_eq!(r.members.len(), 1, "only the newcomer is left");
+    assert_eq!(r.leader, r.member_id);
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_member_that_stops_heartbeating_is_removed_after_its_session_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[("group.min.session.timeout.ms", "100")]).await;
+    let mut c = Client::connect(&broker).await;
+    let mut join = join_request("g", "", &["range"], &["t"]);
+    join.session_timeout_ms = 300;
+    let r = c.send(3, &join).await;
+    assert_eq!(r.error_code, 0);
+    assert_eq!(describe_state(&mut c, "g").await.1, 1);
+    let mut state = describe_state(&mut c, "g").await;
+    for _ in 0..100 {
+        if state == ("Empty".to_string(), 0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        state = describe_state(&mut c, "g").await;
+    }
+    assert_eq!(state, ("Empty".to_string(), 0));
+    broker.shutdown().await;
+}
