@@ -13,6 +13,11 @@ use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+tokio::task_local! {
+    /// The peer of the connection whose request is being handled (JoinGroup's client host).
+    pub static PEER: SocketAddr;
+}
+
 const READ_BUFFER_BYTES: usize = 64 * 1024;
 const WRITE_BUFFER_BYTES: usize = 64 * 1024;
 
@@ -50,7 +55,7 @@ pub async fn serve(
                 break;
             }
         };
-        match handlers::handle(&state, frame).await {
+        match PEER.scope(peer, handlers::handle(&state, frame)).await {
             Ok(Some(response)) => {
                 if let Err(e) = write(&mut wr, &response).await {
                     tracing::debug!(%peer, error = %e, "write failed; closing connection");

@@ -52,6 +52,38 @@ pub enum BrokerError {
     UnknownLeaderEpoch { got: i32, current: i32 },
     #[error("leader epoch {got} is older than this broker's {current}")]
     FencedLeaderEpoch { got: i32, current: i32 },
+    #[error("the group coordinator is still loading __consumer_offsets")]
+    CoordinatorLoadInProgress,
+    #[error("the group coordinator is not available")]
+    CoordinatorNotAvailable,
+    #[error("invalid group id")]
+    InvalidGroupId,
+    #[error("unknown member id")]
+    UnknownMemberId,
+    #[error("illegal generation {got}: the group is at generation {current}")]
+    IllegalGeneration { got: i32, current: i32 },
+    #[error("the group is rebalancing")]
+    RebalanceInProgress,
+    #[error("no protocol in common with the group")]
+    InconsistentGroupProtocol,
+    #[error("a member id is required: rejoin with {0}")]
+    MemberIdRequired(String),
+    #[error("session timeout {0} ms is outside the broker's bounds")]
+    InvalidSessionTimeout(i32),
+    #[error("the group has reached group.max.size")]
+    GroupMaxSizeReached,
+    #[error("group.instance.id is in use by another member")]
+    FencedInstanceId,
+    #[error("the group has members")]
+    NonEmptyGroup,
+    #[error("group not found")]
+    GroupIdNotFound,
+    #[error("the group is subscribed to this topic")]
+    GroupSubscribedToTopic,
+    #[error("offset metadata of {0} bytes is over offset.metadata.max.bytes")]
+    OffsetMetadataTooLarge(usize),
+    #[error("unsupported coordinator key type {0}")]
+    UnsupportedCoordinatorKeyType(i8),
     #[error(transparent)]
     Log(#[from] LogError),
 }
@@ -82,6 +114,22 @@ impl BrokerError {
             OffsetOutOfRange(_) => ResponseError::OffsetOutOfRange,
             UnknownLeaderEpoch { .. } => ResponseError::UnknownLeaderEpoch,
             FencedLeaderEpoch { .. } => ResponseError::FencedLeaderEpoch,
+            CoordinatorLoadInProgress => ResponseError::CoordinatorLoadInProgress,
+            CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
+            InvalidGroupId => ResponseError::InvalidGroupId,
+            UnknownMemberId => ResponseError::UnknownMemberId,
+            IllegalGeneration { .. } => ResponseError::IllegalGeneration,
+            RebalanceInProgress => ResponseError::RebalanceInProgress,
+            InconsistentGroupProtocol => ResponseError::InconsistentGroupProtocol,
+            MemberIdRequired(_) => ResponseError::MemberIdRequired,
+            InvalidSessionTimeout(_) => ResponseError::InvalidSessionTimeout,
+            GroupMaxSizeReached => ResponseError::GroupMaxSizeReached,
+            FencedInstanceId => ResponseError::FencedInstanceId,
+            NonEmptyGroup => ResponseError::NonEmptyGroup,
+            GroupIdNotFound => ResponseError::GroupIdNotFound,
+            GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
+            OffsetMetadataTooLarge(_) => ResponseError::OffsetMetadataTooLarge,
+            UnsupportedCoordinatorKeyType(_) => ResponseError::InvalidRequest,
             Log(LogError::Batch(b)) => match b {
                 BatchError::CrcMismatch { .. } | BatchError::Truncated { .. } => {
                     ResponseError::CorruptMessage

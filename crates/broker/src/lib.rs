@@ -13,12 +13,15 @@
 //!    watermark), and cluster identity. Errors become Kafka codes in [`error`], only there.
 //! 5. The response is encoded and written back in request order.
 //!
+//! [`coordinator`] is the consumer-group coordinator (groups, committed offsets, `__consumer_offsets`).
+//!
 //! [`config`] holds the broker and topic configuration with Kafka's key names.
 
 pub mod background;
 pub mod clock;
 pub mod config;
 pub mod connection;
+pub mod coordinator;
 pub mod error;
 pub mod handlers;
 pub mod server;

@@ -89,6 +89,10 @@ fn bind(config: &BrokerConfig) -> Result<TcpListener> {
 
 async fn run(listener: TcpListener, state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
     let background = tokio::spawn(background::run(state.clone(), shutdown.clone()));
+    let coordinator = tokio::spawn(crate::coordinator::run(
+        state.groups.clone(),
+        shutdown.clone(),
+    ));
     let connection_slots = Arc::new(Semaphore::new(state.config.max_connections));
     let mut connections = JoinSet::new();
     loop {
@@ -130,6 +134,7 @@ async fn run(listener: TcpListener, state: Arc<BrokerState>, mut shutdown: watch
         connections.abort_all();
     }
     let _ = background.await;
+    let _ = coordinator.await;
     let state2 = state.clone();
     let flushed = tokio::task::spawn_blocking(move || {
         for p in state2.topics.all_partitions() {

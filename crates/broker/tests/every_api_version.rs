@@ -63,6 +63,17 @@ fn check(api: ApiKey, version: i16, buf: Bytes) {
         ApiKey::CreatePartitions => d!(CreatePartitionsResponse),
         ApiKey::DeleteRecords => d!(DeleteRecordsResponse),
         ApiKey::DescribeCluster => d!(DescribeClusterResponse),
+        ApiKey::FindCoordinator => d!(FindCoordinatorResponse),
+        ApiKey::JoinGroup => d!(JoinGroupResponse),
+        ApiKey::SyncGroup => d!(SyncGroupResponse),
+        ApiKey::Heartbeat => d!(HeartbeatResponse),
+        ApiKey::LeaveGroup => d!(LeaveGroupResponse),
+        ApiKey::DescribeGroups => d!(DescribeGroupsResponse),
+        ApiKey::ListGroups => d!(ListGroupsResponse),
+        ApiKey::DeleteGroups => d!(DeleteGroupsResponse),
+        ApiKey::OffsetCommit => d!(OffsetCommitResponse),
+        ApiKey::OffsetFetch => d!(OffsetFetchResponse),
+        ApiKey::OffsetDelete => d!(OffsetDeleteResponse),
         other => panic!("no decoder for {other:?}"),
     }
 }
@@ -73,6 +84,7 @@ async fn every_advertised_api_answers_at_every_advertised_version() {
     let config = BrokerConfig::with(&[
         ("listeners", "PLAINTEXT://127.0.0.1:0"),
         ("log.dirs", dir.path().to_str().unwrap()),
+        ("group.initial.rebalance.delay.ms", "0"),
     ])
     .unwrap();
     let broker = runnel_broker::start(config).await.unwrap();
@@ -92,6 +104,15 @@ async fn every_advertised_api_answers_at_every_advertised_version() {
                 // The sample has acks=0, which gets no response; ask for one.
                 let mut req = ProduceRequest::decode(&mut Bytes::from(body), version).unwrap();
                 req.acks = 1;
+                let mut b = BytesMut::new();
+                req.encode(&mut b, version).unwrap();
+                body = b.to_vec();
+            }
+            if api == ApiKey::JoinGroup {
+                // A fresh group per version, so that each join completes at once (a second
+                // member would wait for the first one to rejoin).
+                let mut req = JoinGroupRequest::decode(&mut Bytes::from(body), version).unwrap();
+                req.group_id = GroupId(StrBytes::from_string(format!("join-v{version}")));
                 let mut b = BytesMut::new();
                 req.encode(&mut b, version).unwrap();
                 body = b.to_vec();

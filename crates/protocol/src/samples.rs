@@ -15,6 +15,8 @@ pub fn sample_request_body(api: ApiKey, version: i16) -> Vec<u8> {
         buf.to_vec()
     }
     let name = || TopicName(kafka_protocol::protocol::StrBytes::from_static_str("topic"));
+    let s = kafka_protocol::protocol::StrBytes::from_static_str;
+    let group = || GroupId(s("group"));
     match api {
         ApiKey::Produce => {
             let mut p = produce_request::PartitionProduceData::default();
@@ -113,6 +115,108 @@ pub fn sample_request_body(api: ApiKey, version: i16) -> Vec<u8> {
             enc(&r, version)
         }
         ApiKey::DescribeCluster => enc(&DescribeClusterRequest::default(), version),
+        ApiKey::FindCoordinator => {
+            let mut r = FindCoordinatorRequest::default();
+            if version >= 4 {
+                r.coordinator_keys = vec![group().0];
+            } else {
+                r.key = group().0;
+            }
+            enc(&r, version)
+        }
+        ApiKey::JoinGroup => {
+            let mut p = join_group_request::JoinGroupRequestProtocol::default();
+            p.name = s("range");
+            p.metadata = Bytes::from_static(&[0, 0, 0, 0, 0, 0]);
+            let mut r = JoinGroupRequest::default();
+            r.group_id = group();
+            r.session_timeout_ms = 10_000;
+            r.rebalance_timeout_ms = 10_000;
+            r.protocol_type = s("consumer");
+            r.protocols = vec![p];
+            enc(&r, version)
+        }
+        ApiKey::SyncGroup => {
+            let mut a = sync_group_request::SyncGroupRequestAssignment::default();
+            a.member_id = s("m");
+            let mut r = SyncGroupRequest::default();
+            r.group_id = group();
+            r.assignments = vec![a];
+            enc(&r, version)
+        }
+        ApiKey::Heartbeat => {
+            let mut r = HeartbeatRequest::default();
+            r.group_id = group();
+            enc(&r, version)
+        }
+        ApiKey::LeaveGroup => {
+            let mut r = LeaveGroupRequest::default();
+            r.group_id = group();
+            if version >= 3 {
+                r.members = vec![leave_group_request::MemberIdentity::default()];
+            }
+            enc(&r, version)
+        }
+        ApiKey::DescribeGroups => {
+            let mut r = DescribeGroupsRequest::default();
+            r.groups = vec![group()];
+            enc(&r, version)
+        }
+        ApiKey::ListGroups => {
+            let mut r = ListGroupsRequest::default();
+            if version >= 4 {
+                r.states_filter = vec![s("Stable")];
+            }
+            if version >= 5 {
+                r.types_filter = vec![s("classic")];
+            }
+            enc(&r, version)
+        }
+        ApiKey::DeleteGroups => {
+            let mut r = DeleteGroupsRequest::default();
+            r.groups_names = vec![group()];
+            enc(&r, version)
+        }
+        ApiKey::OffsetCommit => {
+            let mut p = offset_commit_request::OffsetCommitRequestPartition::default();
+            p.committed_metadata = Some(s("m"));
+            let mut t = offset_commit_request::OffsetCommitRequestTopic::default();
+            t.name = name();
+            t.partitions = vec![p];
+            let mut r = OffsetCommitRequest::default();
+            r.group_id = group();
+            r.generation_id_or_member_epoch = -1;
+            r.topics = vec![t];
+            enc(&r, version)
+        }
+        ApiKey::OffsetFetch => {
+            let mut r = OffsetFetchRequest::default();
+            if version >= 8 {
+                let mut t = offset_fetch_request::OffsetFetchRequestTopics::default();
+                t.name = name();
+                t.partition_indexes = vec![0];
+                let mut g = offset_fetch_request::OffsetFetchRequestGroup::default();
+                g.group_id = group();
+                g.topics = Some(vec![t]);
+                r.groups = vec![g];
+            } else {
+                let mut t = offset_fetch_request::OffsetFetchRequestTopic::default();
+                t.name = name();
+                t.partition_indexes = vec![0];
+                r.group_id = group();
+                r.topics = Some(vec![t]);
+            }
+            enc(&r, version)
+        }
+        ApiKey::OffsetDelete => {
+            let mut t = offset_delete_request::OffsetDeleteRequestTopic::default();
+            t.name = name();
+            t.partitions = vec![offset_delete_request::OffsetDeleteRequestPartition::default()];
+            let mut r = OffsetDeleteRequest::default();
+            r.group_id = group();
+            r.topics = vec![t];
+            enc(&r, version)
+        }
         other => panic!("no sample for {other:?}"),
     }
 }

@@ -32,6 +32,17 @@ fn decode_as(api: ApiKey, version: i16, body: &[u8]) -> bool {
         ApiKey::CreatePartitions => try_decode!(CreatePartitionsRequest),
         ApiKey::DeleteRecords => try_decode!(DeleteRecordsRequest),
         ApiKey::DescribeCluster => try_decode!(DescribeClusterRequest),
+        ApiKey::FindCoordinator => try_decode!(FindCoordinatorRequest),
+        ApiKey::JoinGroup => try_decode!(JoinGroupRequest),
+        ApiKey::SyncGroup => try_decode!(SyncGroupRequest),
+        ApiKey::Heartbeat => try_decode!(HeartbeatRequest),
+        ApiKey::LeaveGroup => try_decode!(LeaveGroupRequest),
+        ApiKey::DescribeGroups => try_decode!(DescribeGroupsRequest),
+        ApiKey::ListGroups => try_decode!(ListGroupsRequest),
+        ApiKey::DeleteGroups => try_decode!(DeleteGroupsRequest),
+        ApiKey::OffsetCommit => try_decode!(OffsetCommitRequest),
+        ApiKey::OffsetFetch => try_decode!(OffsetFetchRequest),
+        ApiKey::OffsetDelete => try_decode!(OffsetDeleteRequest),
         other => panic!("test does not know how to decode {other:?}"),
     }
 }

@@ -46,6 +46,13 @@ pub struct BrokerConfig {
     pub log_cleaner_backoff_ms: i64,
     pub producer_id_expiration_ms: i64,
     pub offsets_topic_num_partitions: i32,
+    pub offsets_retention_ms: i64,
+    pub offsets_retention_check_interval_ms: i64,
+    pub offset_metadata_max_bytes: usize,
+    pub group_initial_rebalance_delay_ms: i64,
+    pub group_min_session_timeout_ms: i32,
+    pub group_max_session_timeout_ms: i32,
+    pub group_max_size: usize,
 }
 
 impl BrokerConfig {
@@ -127,6 +134,16 @@ impl BrokerConfig {
             log_cleaner_backoff_ms: positive("log.cleaner.backoff.ms")? as i64,
             producer_id_expiration_ms: positive("producer.id.expiration.ms")? as i64,
             offsets_topic_num_partitions: positive("offsets.topic.num.partitions")? as i32,
+            offsets_retention_ms: positive("offsets.retention.minutes")? as i64 * 60_000,
+            offsets_retention_check_interval_ms: positive("offsets.retention.check.interval.ms")?
+                as i64,
+            offset_metadata_max_bytes: lookup.int("offset.metadata.max.bytes")?.max(0) as usize,
+            group_initial_rebalance_delay_ms: lookup
+                .int("group.initial.rebalance.delay.ms")?
+                .max(0),
+            group_min_session_timeout_ms: lookup.int("group.min.session.timeout.ms")? as i32,
+            group_max_session_timeout_ms: lookup.int("group.max.session.timeout.ms")? as i32,
+            group_max_size: positive("group.max.size")?,
             explicit: explicit.clone(),
         };
         // Validate every remaining typed key, including the log.* defaults topics inherit.
@@ -136,6 +153,19 @@ impl BrokerConfig {
             }
         }
         topic::TopicDefaults::from_broker(&config)?;
+        let offsets_rf = lookup.int("offsets.topic.replication.factor")?;
+        if offsets_rf != 1 {
+            bail!(
+                "invalid value '{offsets_rf}' for configuration key 'offsets.topic.replication.factor': a single-node broker only supports 1"
+            );
+        }
+        if config.group_min_session_timeout_ms > config.group_max_session_timeout_ms {
+            bail!(
+                "invalid value '{}' for configuration key 'group.min.session.timeout.ms': above group.max.session.timeout.ms ({})",
+                config.group_min_session_timeout_ms,
+                config.group_max_session_timeout_ms
+            );
+        }
         if config.default_replication_factor != 1 {
             bail!(
                 "invalid value '{}' for configuration key 'default.replication.factor': a single-node broker only supports 1",

@@ -10,16 +10,27 @@ mod alter_configs;
 mod api_versions;
 mod create_partitions;
 mod create_topics;
+mod delete_groups;
 mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
+mod describe_groups;
 mod fetch;
+mod find_coordinator;
+mod heartbeat;
 mod incremental_alter_configs;
 mod init_producer_id;
+mod join_group;
+mod leave_group;
+mod list_groups;
 mod list_offsets;
 mod metadata;
+mod offset_commit;
+mod offset_delete;
+mod offset_fetch;
 mod produce;
+mod sync_group;
 
 use crate::state::BrokerState;
 use bytes::Bytes;
@@ -89,6 +100,17 @@ pub async fn handle(
         ApiKey::CreateTopics => dispatch!(create_topics, CreateTopicsRequest),
         ApiKey::DeleteTopics => dispatch!(delete_topics, DeleteTopicsRequest),
         ApiKey::InitProducerId => dispatch!(init_producer_id, InitProducerIdRequest),
+        ApiKey::FindCoordinator => dispatch!(find_coordinator, FindCoordinatorRequest),
+        ApiKey::JoinGroup => dispatch!(join_group, JoinGroupRequest),
+        ApiKey::SyncGroup => dispatch!(sync_group, SyncGroupRequest),
+        ApiKey::Heartbeat => dispatch!(heartbeat, HeartbeatRequest),
+        ApiKey::LeaveGroup => dispatch!(leave_group, LeaveGroupRequest),
+        ApiKey::DescribeGroups => dispatch!(describe_groups, DescribeGroupsRequest),
+        ApiKey::ListGroups => dispatch!(list_groups, ListGroupsRequest),
+        ApiKey::DeleteGroups => dispatch!(delete_groups, DeleteGroupsRequest),
+        ApiKey::OffsetCommit => dispatch!(offset_commit, OffsetCommitRequest),
+        ApiKey::OffsetFetch => dispatch!(offset_fetch, OffsetFetchRequest),
+        ApiKey::OffsetDelete => dispatch!(offset_delete, OffsetDeleteRequest),
         ApiKey::DescribeConfigs => dispatch!(describe_configs, DescribeConfigsRequest),
         ApiKey::AlterConfigs => dispatch!(alter_configs, AlterConfigsRequest),
         ApiKey::IncrementalAlterConfigs => {
@@ -110,6 +132,13 @@ pub async fn handle(
 /// Shorthand for building `StrBytes` from owned strings.
 pub(crate) fn str_bytes(s: impl Into<String>) -> kafka_protocol::protocol::StrBytes {
     kafka_protocol::protocol::StrBytes::from_string(s.into())
+}
+
+/// The client's address as Kafka reports it in group descriptions ("/127.0.0.1").
+pub(crate) fn client_host() -> String {
+    crate::connection::PEER
+        .try_with(|peer| format!("/{}", peer.ip()))
+        .unwrap_or_else(|_| "/unknown".to_string())
 }
 
 /// A `TopicName` from a string.

@@ -7,6 +7,7 @@ pub mod topics;
 
 use crate::config::topic::TopicDefaults;
 use crate::config::BrokerConfig;
+use crate::coordinator::{GroupConfig, GroupCoordinator, OFFSETS_TOPIC};
 use anyhow::{Context, Result};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -22,6 +23,8 @@ pub struct BrokerState {
     pub config: BrokerConfig,
     pub cluster_id: String,
     pub topics: TopicRegistry,
+    /// The consumer-group coordinator (every group is coordinated by this node).
+    pub groups: Arc<GroupCoordinator>,
     /// Woken after every append, so waiting fetches re-check their partitions.
     pub data_arrived: Notify,
     /// `queued.max.requests`: a permit per request read and not yet answered.
@@ -41,6 +44,26 @@ impl BrokerState {
         }
         let cluster_id = load_or_create_meta(&config.log_dirs[0], config.node_id)?;
         let topics = TopicRegistry::open(config.log_dirs.clone(), defaults)?;
+        let offsets_topic = match topics.get(OFFSETS_TOPIC) {
+            Some(t) => t,
+            None => {
+                let overrides = [("cleanup.policy".to_string(), "compact".to_string())]
+                    .into_iter()
+                    .collect();
+                topics
+                    .create(
+                        OFFSETS_TOPIC,
+                        config.offsets_topic_num_partitions,
+                        overrides,
+                        true,
+                    )
+                    .with_context(|| format!("creating {OFFSETS_TOPIC}"))?
+            }
+        };
+        let groups = Arc::new(GroupCoordinator::new(
+            GroupConfig::from_broker(&config),
+            offsets_topic.partitions.clone(),
+        ));
         let start =
             read_i64(&config.log_dirs[0].join("__runnel_meta/producer-id-limit")).unwrap_or(0);
         Ok(BrokerState {
@@ -48,6 +71,7 @@ impl BrokerState {
             background_slots: Arc::new(Semaphore::new(config.background_threads)),
             cluster_id,
             topics,
+            groups,
             data_arrived: Notify::new(),
             next_producer_id: AtomicI64::new(start),
             producer_id_limit: parking_lot::Mutex::new(start),
