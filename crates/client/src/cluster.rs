@@ -82,7 +82,8 @@ impl Cluster {
         self.metadata.read().0.clone()
     }
 
-    async fn conn_to(&self, addr: &str) -> Result<Arc<Connection>> {
+    /// A connection to `host:port`, reused while open.
+    pub async fn conn_to(&self, addr: &str) -> Result<Arc<Connection>> {
         let mut conns = self.conns.lock().await;
         if let Some(c) = conns.get(addr) {
             if !c.is_closed() {

@@ -32,6 +32,16 @@ pub const CLIENT_MAX_VERSIONS: &[(ApiKey, i16)] = &[
     (ApiKey::CreatePartitions, 3),
     (ApiKey::DeleteRecords, 2),
     (ApiKey::DescribeCluster, 1),
+    (ApiKey::FindCoordinator, 3),
+    (ApiKey::JoinGroup, 7),
+    (ApiKey::SyncGroup, 5),
+    (ApiKey::Heartbeat, 4),
+    (ApiKey::LeaveGroup, 4),
+    (ApiKey::DescribeGroups, 5),
+    (ApiKey::ListGroups, 4),
+    (ApiKey::DeleteGroups, 2),
+    (ApiKey::OffsetCommit, 8),
+    (ApiKey::OffsetFetch, 7),
 ];
 
 /// Requests sent, per API key, by every connection of one client (tests read these).
@@ -221,6 +231,22 @@ impl Connection {
     /// Sends `req` at `version` and waits up to `request.timeout.ms` for its response. On a
     /// timeout the connection is closed, as the Java client does.
     pub async fn send_version<R: Request>(&self, req: &R, version: i16) -> Result<R::Response> {
+        self.send_version_timeout(req, version, self.request_timeout).await
+    }
+
+    /// Like [`Connection::send`] with its own timeout (JoinGroup waits for the rebalance).
+    pub async fn send_timeout<R: Request>(&self, req: &R, timeout: Duration) -> Result<R::Response> {
+        let api = ApiKey::try_from(R::KEY).map_err(|_| ClientError::Protocol("api key".into()))?;
+        let v = self.version(api)?;
+        self.send_version_timeout(req, v, timeout).await
+    }
+
+    async fn send_version_timeout<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<R::Response> {
         let (id, frame) = self.frame(req, version)?;
         let (tx, rx) = oneshot::channel();
         self.pending.lock().insert(id, tx);
@@ -228,7 +254,7 @@ impl Connection {
             self.pending.lock().remove(&id);
             return Err(e);
         }
-        let mut body = match tokio::time::timeout(self.request_timeout, rx).await {
+        let mut body = match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(r)) => r?,
             Ok(Err(_)) => {
                 return Err(ClientError::Disconnected {
@@ -241,7 +267,7 @@ impl Connection {
                 return Err(ClientError::RequestTimeout {
                     api: format!("{:?}", ApiKey::try_from(R::KEY).ok()),
                     addr: self.addr.clone(),
-                    timeout_ms: self.request_timeout.as_millis() as u64,
+                    timeout_ms: timeout.as_millis() as u64,
                 });
             }
         };

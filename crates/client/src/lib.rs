@@ -23,6 +23,7 @@
 //! per-connection in-flight limit), so Kafka's settings mean the same thing here.
 
 pub mod admin;
+pub mod assignor;
 pub mod cluster;
 pub mod config;
 pub mod conn;
