@@ -3,6 +3,8 @@
 use crate::cluster::{name, sb, BrokerInfo, Cluster, TopicInfo};
 use crate::config::CommonConfig;
 use crate::error::{ClientError, Result};
+use crate::group;
+use kafka_protocol::messages::{DeleteGroupsRequest, DescribeGroupsRequest, ListGroupsRequest};
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
@@ -106,6 +108,35 @@ pub struct ClusterDescription {
     pub cluster_id: String,
     pub controller: i32,
     pub brokers: Vec<BrokerInfo>,
+}
+
+/// A group as ListGroups reports it.
+#[derive(Debug, Clone)]
+pub struct GroupListing {
+    pub group_id: String,
+    pub state: String,
+    pub protocol_type: String,
+}
+
+/// One member of a described group.
+#[derive(Debug, Clone)]
+pub struct MemberDescription {
+    pub member_id: String,
+    pub instance_id: Option<String>,
+    pub client_id: String,
+    pub host: String,
+    pub assignment: Vec<(String, i32)>,
+}
+
+/// DescribeGroups' answer for one group.
+#[derive(Debug, Clone)]
+pub struct GroupDescription {
+    pub group_id: String,
+    pub state: String,
+    pub protocol_type: String,
+    /// The assignment strategy chosen.
+    pub protocol: String,
+    pub members: Vec<MemberDescription>,
 }
 
 /// The admin client.
@@ -351,6 +382,82 @@ impl Admin {
                 })
                 .collect(),
         })
+    }
+
+    /// Groups known to the cluster: (group id, state, protocol type).
+    pub async fn list_groups(&self) -> Result<Vec<GroupListing>> {
+        let md = self.cluster.refresh(&[]).await?;
+        let mut out = Vec::new();
+        for id in md.brokers.keys() {
+            let resp = self.cluster.node(*id).await?.send(&ListGroupsRequest::default()).await?;
+            ClientError::check(resp.error_code, None)?;
+            out.extend(resp.groups.into_iter().map(|g| GroupListing {
+                group_id: g.group_id.0.to_string(),
+                state: g.group_state.to_string(),
+                protocol_type: g.protocol_type.to_string(),
+            }));
+        }
+        out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        Ok(out)
+    }
+
+    /// State, protocol and members (with their assignments) of groups.
+    pub async fn describe_groups(&self, groups: &[&str]) -> Result<Vec<GroupDescription>> {
+        let mut out = Vec::new();
+        for g in groups {
+            let coord = group::find_coordinator(&self.cluster, g).await?;
+            let mut req = DescribeGroupsRequest::default();
+            req.groups = vec![group::gid(g)];
+            let resp = coord.send(&req).await?;
+            for d in resp.groups {
+                ClientError::check(d.error_code, d.error_message.as_deref())?;
+                out.push(GroupDescription {
+                    group_id: d.group_id.0.to_string(),
+                    state: d.group_state.to_string(),
+                    protocol_type: d.protocol_type.to_string(),
+                    protocol: d.protocol_data.to_string(),
+                    members: d
+                        .members
+                        .into_iter()
+                        .map(|m| MemberDescription {
+                            member_id: m.member_id.to_string(),
+                            instance_id: m.group_instance_id.map(|s| s.to_string()),
+                            client_id: m.client_id.to_string(),
+                            host: m.client_host.to_string(),
+                            assignment: crate::assignor::decode_assignment(m.member_assignment).unwrap_or_default(),
+                        })
+                        .collect(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes groups (they must have no members).
+    pub async fn delete_groups(&self, groups: &[&str]) -> Result<()> {
+        for g in groups {
+            let coord = group::find_coordinator(&self.cluster, g).await?;
+            let mut req = DeleteGroupsRequest::default();
+            req.groups_names = vec![group::gid(g)];
+            let resp = coord.send(&req).await?;
+            for r in resp.results {
+                ClientError::check(r.error_code, Some(&format!("group {g}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every committed offset (and its metadata) of a group.
+    pub async fn list_group_offsets(&self, group_id: &str) -> Result<BTreeMap<(String, i32), (i64, Option<String>)>> {
+        let coord = group::find_coordinator(&self.cluster, group_id).await?;
+        group::fetch_committed(&coord, group_id, None).await
+    }
+
+    /// Sets a group's committed offsets (the group must have no active members).
+    pub async fn alter_group_offsets(&self, group_id: &str, offsets: &[((String, i32), i64)]) -> Result<()> {
+        let coord = group::find_coordinator(&self.cluster, group_id).await?;
+        let offsets: Vec<_> = offsets.iter().map(|(tp, o)| (tp.clone(), *o, None)).collect();
+        group::commit(&coord, group_id, -1, "", None, &offsets).await
     }
 
     pub async fn close(&self) {

@@ -179,8 +179,12 @@ pub struct ConsumerConfig {
     pub session_timeout: Duration,
     /// `heartbeat.interval.ms` (default 3000).
     pub heartbeat_interval: Duration,
-    /// `max.poll.interval.ms` (default 300000).
+    /// `max.poll.interval.ms` (default 300000); also the rebalance timeout.
     pub max_poll_interval: Duration,
+    /// `group.instance.id`: static membership.
+    pub group_instance_id: Option<String>,
+    /// `partition.assignment.strategy` (default range,cooperative-sticky as in Java).
+    pub assignment_strategies: Vec<String>,
 }
 
 impl Default for ConsumerConfig {
@@ -200,6 +204,8 @@ impl Default for ConsumerConfig {
             session_timeout: Duration::from_millis(45_000),
             heartbeat_interval: Duration::from_millis(3000),
             max_poll_interval: Duration::from_millis(300_000),
+            group_instance_id: None,
+            assignment_strategies: vec!["range".into(), "cooperative-sticky".into()],
         }
     }
 }
@@ -426,6 +432,35 @@ impl ConsumerConfig {
         let mut p = Pairs::new(pairs);
         let mut c = ConsumerConfig::default();
         p.common(&mut c.common)?;
+        if let Some(v) = p.0.remove("group.instance.id") {
+            c.group_instance_id = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = p.0.remove("partition.assignment.strategy") {
+            let list: Vec<String> = v
+                .split(',')
+                .map(|s| {
+                    let s = s.trim();
+                    // Kafka's class names map to the protocol names.
+                    match s.rsplit('.').next().unwrap_or(s) {
+                        "RangeAssignor" => "range",
+                        "RoundRobinAssignor" => "roundrobin",
+                        "StickyAssignor" => "sticky",
+                        "CooperativeStickyAssignor" => "cooperative-sticky",
+                        _ => s,
+                    }
+                    .to_string()
+                })
+                .filter(|s| !s.is_empty())
+                .collect();
+            if list.is_empty() || list.iter().any(|s| !crate::assignor::STRATEGIES.contains(&s.as_str())) {
+                return Err(invalid(
+                    "partition.assignment.strategy",
+                    &v,
+                    "must list range, roundrobin, sticky or cooperative-sticky",
+                ));
+            }
+            c.assignment_strategies = list;
+        }
         if let Some(v) = p.0.remove("group.id") {
             c.group_id = Some(v).filter(|v| !v.is_empty());
         }
