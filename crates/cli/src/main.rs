@@ -6,7 +6,7 @@
 //!
 //! The other subcommands operate a running broker (Runnel or Kafka) through the native client
 //! (`runnel-client`), one file per command group under `cmd/`: `topic`, `produce`, `consume`,
-//! `cluster`, `perf`. They find the broker with `--bootstrap-server` or `RUNNEL_BOOTSTRAP`
+//! `group`, `cluster`, `perf`. They find the broker with `--bootstrap-server` or `RUNNEL_BOOTSTRAP`
 //! (default 127.0.0.1:9092), print tables for people and `--json` for scripts, and exit
 //! non-zero with a one-line error when the broker is unreachable or a topic is unknown.
 
@@ -54,6 +54,9 @@ enum Command {
     Produce(cmd::produce::Args),
     /// Consume records from a topic and print them.
     Consume(cmd::consume::Args),
+    /// List, describe, reset offsets of and delete consumer groups.
+    #[command(subcommand)]
+    Group(cmd::group::GroupCmd),
     /// Describe the cluster.
     #[command(subcommand)]
     Cluster(cmd::cluster::ClusterCmd),
@@ -81,6 +84,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Topic(c) => block_on(cmd::topic::run(&cli.connect.bootstrap, c)),
         Command::Produce(a) => block_on(cmd::produce::run(&cli.connect.bootstrap, a)),
         Command::Consume(a) => block_on(cmd::consume::run(&cli.connect.bootstrap, a)),
+        Command::Group(c) => block_on(cmd::group::run(&cli.connect.bootstrap, c)),
         Command::Cluster(c) => block_on(cmd::cluster::run(&cli.connect.bootstrap, c)),
         Command::Perf(c) => block_on(cmd::perf::run(&cli.connect.bootstrap, c)),
     }

@@ -121,12 +121,14 @@ fn unknown_topics_and_unreachable_brokers_are_clear_errors_with_a_non_zero_exit(
 #[test]
 fn cluster_describe_shows_the_broker_controller_and_partition_counts() {
     let b = broker();
+    let before: serde_json::Value = serde_json::from_str(&ok(&b, &["cluster", "describe", "--json"], "")).unwrap();
     ok(&b, &["topic", "create", "a", "--partitions", "3"], "");
     ok(&b, &["topic", "create", "b", "--partitions", "2"], "");
     let j: serde_json::Value = serde_json::from_str(&ok(&b, &["cluster", "describe", "--json"], "")).unwrap();
     let broker = &j["brokers"][0];
-    assert_eq!(broker["partitions"], 5);
-    assert_eq!(broker["leaders"], 5);
+    let count = |v: &serde_json::Value, k: &str| v["brokers"][0][k].as_u64().unwrap();
+    assert_eq!(count(&j, "partitions") - count(&before, "partitions"), 5);
+    assert_eq!(count(&j, "leaders") - count(&before, "leaders"), 5);
     assert_eq!(broker["controller"], true);
     assert_eq!(j["controller"], broker["id"]);
     let t = ok(&b, &["cluster", "describe"], "");
@@ -149,4 +151,85 @@ fn perf_produce_and_consume_report_throughput_and_latency() {
     let j: serde_json::Value = serde_json::from_str(&ok(&b, &["perf", "consume", "--topic", "p", "--messages", "6000", "--json"], "")).unwrap();
     assert_eq!(j["records"], 6000);
     assert_eq!(j["bytes"], 5000 * 50 + 1000 * 100);
+}
+
+#[test]
+fn consume_with_a_group_resumes_where_the_group_left_off_and_group_commands_report_it() {
+    let b = broker();
+    ok(&b, &["topic", "create", "t", "--partitions", "2"], "");
+    let input: String = (0..10).map(|i| format!("k{i}:v{i}\n")).collect();
+    ok(&b, &["produce", "t", "--key-separator", ":"], &input);
+    let first = ok(&b, &["consume", "t", "--group", "g", "--from-beginning", "--count", "4"], "");
+    let second = ok(&b, &["consume", "t", "--group", "g", "--from-beginning", "--count", "6"], "");
+    let mut all: Vec<&str> = first.lines().chain(second.lines()).collect();
+    all.sort();
+    let mut want: Vec<String> = (0..10).map(|i| format!("v{i}")).collect();
+    want.sort();
+    assert_eq!(all, want, "each record read once across the two runs");
+
+    let list = ok(&b, &["group", "list"], "");
+    assert!(list.contains("g") && list.contains("Empty"), "{list}");
+    let j: serde_json::Value = serde_json::from_str(&ok(&b, &["group", "describe", "g", "--json"], "")).unwrap();
+    assert_eq!(j["state"], "Empty");
+    let parts = j["partitions"].as_array().unwrap();
+    assert_eq!(parts.len(), 2);
+    for p in parts {
+        assert_eq!(p["committed_offset"], p["log_end_offset"]);
+        assert_eq!(p["lag"], 0);
+    }
+    let text = ok(&b, &["group", "describe", "g"], "");
+    assert!(text.contains("CURRENT-OFFSET  LOG-END-OFFSET  LAG"), "{text}");
+
+    // Dry run changes nothing; --execute does.
+    let dry = ok(&b, &["group", "reset-offsets", "g", "--topic", "t", "--to-earliest"], "");
+    assert!(dry.contains("Dry run"), "{dry}");
+    let j: serde_json::Value = serde_json::from_str(&ok(&b, &["group", "describe", "g", "--json"], "")).unwrap();
+    assert!(j["partitions"].as_array().unwrap().iter().all(|p| p["lag"] == 0));
+    ok(&b, &["group", "reset-offsets", "g", "--topic", "t", "--shift-by", "-2", "--execute"], "");
+    let j: serde_json::Value = serde_json::from_str(&ok(&b, &["group", "describe", "g", "--json"], "")).unwrap();
+    assert!(j["partitions"].as_array().unwrap().iter().all(|p| p["lag"] == 2), "{j}");
+    let again = ok(&b, &["consume", "t", "--group", "g", "--count", "4"], "");
+    assert_eq!(again.lines().count(), 4);
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(&b, &["group", "reset-offsets", "g", "--topic", "t", "--to-offset", "1", "--execute", "--json"], "")).unwrap();
+    assert!(j["offsets"].as_array().unwrap().iter().all(|o| o["new_offset"] == 1));
+    ok(&b, &["group", "reset-offsets", "g", "--topic", "t", "--to-latest", "--execute"], "");
+    ok(&b, &["group", "reset-offsets", "g", "--topic", "t", "--to-timestamp", "0", "--execute"], "");
+    let j: serde_json::Value = serde_json::from_str(&ok(&b, &["group", "describe", "g", "--json"], "")).unwrap();
+    assert!(j["partitions"].as_array().unwrap().iter().all(|p| p["committed_offset"] == 0), "{j}");
+
+    ok(&b, &["group", "delete", "g"], "");
+    assert!(!ok(&b, &["group", "list"], "").contains("\ng "));
+    let e = fails(&b, &["group", "describe", "g"]);
+    assert!(e.contains("does not exist") || e.contains("GroupIdNotFound"), "{e}");
+}
+
+#[test]
+fn reset_offsets_is_refused_while_the_group_has_members() {
+    let b = broker();
+    ok(&b, &["topic", "create", "t"], "");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runnel"))
+        .args(["consume", "t", "--group", "busy"])
+        .env("RUNNEL_BOOTSTRAP", &b.bootstrap)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut refused = String::new();
+    while std::time::Instant::now() < deadline {
+        let d = runnel(&b, &["group", "describe", "busy", "--json"], "");
+        let joined = d.status.success()
+            && serde_json::from_slice::<serde_json::Value>(&d.stdout).unwrap()["members"].as_array().is_some_and(|m| !m.is_empty());
+        if joined {
+            let out = runnel(&b, &["group", "reset-offsets", "busy", "--topic", "t", "--to-earliest", "--execute"], "");
+            assert!(!out.status.success());
+            refused = String::from_utf8_lossy(&out.stderr).into_owned();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(refused.contains("is active"), "{refused}");
 }

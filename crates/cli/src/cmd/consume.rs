@@ -44,6 +44,9 @@ pub struct Args {
     /// Between printed fields.
     #[arg(long = "separator", default_value = "\t")]
     separator: String,
+    /// Consume as a member of this consumer group (committing positions as it goes).
+    #[arg(long)]
+    group: Option<String>,
     /// Any consumer configuration KEY=VALUE; repeatable.
     #[arg(long = "property", value_name = "KEY=VALUE")]
     properties: Vec<String>,
@@ -51,13 +54,28 @@ pub struct Args {
 
 pub async fn run(bootstrap: &str, args: Args) -> Result<()> {
     let props: Vec<(String, String)> = args.properties.iter().map(|p| kv(p)).collect::<Result<_>>()?;
-    let mut pairs: Vec<(&str, &str)> = vec![("bootstrap.servers", bootstrap), ("auto.offset.reset", "latest")];
+    let reset = if args.from_beginning { "earliest" } else { "latest" };
+    let mut pairs: Vec<(&str, &str)> = vec![("bootstrap.servers", bootstrap), ("auto.offset.reset", reset)];
+    if let Some(g) = &args.group {
+        pairs.push(("group.id", g));
+        // Offsets of printed records are committed after each batch (not positions, which
+        // can run ahead of --count).
+        pairs.push(("enable.auto.commit", "false"));
+    }
     pairs.extend(props.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let config = ConsumerConfig::from_pairs(&pairs)?;
     let mut consumer = Consumer::connect(config)
         .await
         .with_context(|| format!("cannot reach the cluster at {bootstrap}"))?;
     let topic = args.topic.as_str();
+    if args.group.is_some() {
+        if args.partition.is_some() || args.offset.is_some() || args.timestamp.is_some() {
+            anyhow::bail!("--group takes its partitions and offsets from the group: drop --partition/--offset/--timestamp");
+        }
+        consumer.cluster().topic(topic).await.with_context(|| format!("consuming {topic}"))?;
+        consumer.subscribe(&[topic])?;
+        return print_loop(consumer, &args).await;
+    }
     match args.partition {
         Some(p) => consumer.assign(&[(topic, p)]).await,
         None => consumer.assign_topic(topic).await,
@@ -76,6 +94,10 @@ pub async fn run(bootstrap: &str, args: Args) -> Result<()> {
     } else {
         consumer.seek_to_end(&tps)?;
     }
+    print_loop(consumer, &args).await
+}
+
+async fn print_loop(mut consumer: Consumer, args: &Args) -> Result<()> {
     let stdout = std::io::stdout();
     let mut seen = 0usize;
     let mut last = Instant::now();
@@ -91,18 +113,25 @@ pub async fn run(bootstrap: &str, args: Args) -> Result<()> {
             last = Instant::now();
         }
         let mut out = stdout.lock();
+        let mut printed: std::collections::BTreeMap<(String, i32), i64> = Default::default();
         for r in records {
             if args.count.is_some_and(|c| seen >= c) {
                 break;
             }
             seen += 1;
+            printed.insert((r.topic.clone(), r.partition), r.offset + 1);
             if args.json {
                 writeln!(out, "{}", to_json(&r))?;
             } else {
-                print_record(&mut out, &args, &r)?;
+                print_record(&mut out, args, &r)?;
             }
         }
         out.flush()?;
+        drop(out);
+        if args.group.is_some() && !printed.is_empty() {
+            let offsets: Vec<_> = printed.into_iter().map(|(tp, o)| (tp, o, None)).collect();
+            consumer.commit_offsets_sync(&offsets).await?;
+        }
     }
     consumer.close().await;
     Ok(())

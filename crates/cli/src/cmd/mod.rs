@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod consume;
+pub mod group;
 pub mod perf;
 pub mod produce;
 pub mod serve;
