@@ -96,3 +96,48 @@ def test_runnel_consume_of_an_unknown_topic_fails_clearly(broker):
                            "--bootstrap-server", broker.bootstrap], capture_output=True, timeout=30)
     assert proc.returncode != 0
     assert b"UnknownTopicOrPartition" in proc.stderr and b"missing" in proc.stderr
+
+
+@pytest.mark.parametrize("strategy", ["range", "roundrobin"])
+def test_runnel_and_librdkafka_members_share_one_group(broker, strategy):
+    import time
+    from helpers import consumer
+    topic = create_topic(broker.bootstrap, partitions=4)
+    group = f"mixed-{strategy}"
+    c = consumer(broker.bootstrap, **{"group.id": group, "partition.assignment.strategy": strategy,
+                                      "session.timeout.ms": 10000, "heartbeat.interval.ms": 500})
+    c.subscribe([topic])
+    deadline = time.monotonic() + 30
+    while len(c.assignment()) != 4 and time.monotonic() < deadline:
+        c.poll(0.2)
+    assert len(c.assignment()) == 4
+    proc = subprocess.Popen([runnel_bin(), "consume", topic, "--group", group, "--json",
+                             "--property", f"partition.assignment.strategy={strategy}",
+                             "--property", "heartbeat.interval.ms=500",
+                             "--timeout-ms", "6000", "--bootstrap-server", broker.bootstrap],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while len(c.assignment()) != 2 and time.monotonic() < deadline:
+            c.poll(0.2)
+        mine = sorted(tp.partition for tp in c.assignment())
+        assert len(mine) == 2, f"librdkafka member kept {mine}"
+        produce_and_wait(producer(broker.bootstrap), topic,
+                         [{"value": b"%d" % i, "partition": i % 4} for i in range(40)])
+        got = []
+        deadline = time.monotonic() + 20
+        while len(got) < 20 and time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                got.append(m)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        c.close()
+    assert proc.returncode == 0, err.decode(errors="replace")
+    theirs = [json.loads(l) for l in out.splitlines()]
+    runnel_parts = sorted({r["partition"] for r in theirs})
+    assert sorted(mine + runnel_parts) == [0, 1, 2, 3], (mine, runnel_parts)
+    values = sorted([m.value() for m in got] + [r["value"].encode() for r in theirs])
+    assert values == sorted(b"%d" % i for i in range(40))
