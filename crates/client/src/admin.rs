@@ -4,17 +4,19 @@ use crate::cluster::{name, sb, BrokerInfo, Cluster, TopicInfo};
 use crate::config::CommonConfig;
 use crate::error::{ClientError, Result};
 use crate::group;
-use kafka_protocol::messages::{DeleteGroupsRequest, DescribeGroupsRequest, ListGroupsRequest};
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
-use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
+};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{
     BrokerId, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
     DescribeClusterRequest, DescribeConfigsRequest, IncrementalAlterConfigsRequest,
     ListOffsetsRequest,
 };
+use kafka_protocol::messages::{DeleteGroupsRequest, DescribeGroupsRequest, ListGroupsRequest};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -154,7 +156,11 @@ impl Admin {
 
     /// Shorthand for a client with only `bootstrap.servers` set.
     pub async fn connect_to(bootstrap: &str) -> Result<Admin> {
-        Admin::connect(CommonConfig::from_pairs(&[("bootstrap.servers", bootstrap)])?).await
+        Admin::connect(CommonConfig::from_pairs(&[(
+            "bootstrap.servers",
+            bootstrap,
+        )])?)
+        .await
     }
 
     pub fn cluster(&self) -> &Arc<Cluster> {
@@ -193,7 +199,12 @@ impl Admin {
     }
 
     /// Creates one topic.
-    pub async fn create_topic(&self, topic: &str, partitions: i32, configs: &[(&str, &str)]) -> Result<()> {
+    pub async fn create_topic(
+        &self,
+        topic: &str,
+        partitions: i32,
+        configs: &[(&str, &str)],
+    ) -> Result<()> {
         let mut t = NewTopic::new(topic, partitions);
         for (k, v) in configs {
             t = t.config(k, v);
@@ -297,7 +308,11 @@ impl Admin {
     }
 
     /// Sets (`Some`) or removes (`None`) configs of a resource (IncrementalAlterConfigs).
-    pub async fn alter_configs(&self, resource: &ConfigResource, changes: &[(&str, Option<&str>)]) -> Result<()> {
+    pub async fn alter_configs(
+        &self,
+        resource: &ConfigResource,
+        changes: &[(&str, Option<&str>)],
+    ) -> Result<()> {
         let (ty, n) = resource.wire();
         let mut r = AlterConfigsResource::default();
         r.resource_type = ty;
@@ -322,7 +337,11 @@ impl Admin {
     }
 
     /// Offsets of every partition of `topic` for `spec`, by partition.
-    pub async fn list_offsets(&self, topic: &str, spec: OffsetSpec) -> Result<BTreeMap<i32, ListedOffset>> {
+    pub async fn list_offsets(
+        &self,
+        topic: &str,
+        spec: OffsetSpec,
+    ) -> Result<BTreeMap<i32, ListedOffset>> {
         let info = self.cluster.topic(topic).await?;
         let mut by_leader: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
         for p in &info.partitions {
@@ -389,7 +408,12 @@ impl Admin {
         let md = self.cluster.refresh(&[]).await?;
         let mut out = Vec::new();
         for id in md.brokers.keys() {
-            let resp = self.cluster.node(*id).await?.send(&ListGroupsRequest::default()).await?;
+            let resp = self
+                .cluster
+                .node(*id)
+                .await?
+                .send(&ListGroupsRequest::default())
+                .await?;
             ClientError::check(resp.error_code, None)?;
             out.extend(resp.groups.into_iter().map(|g| GroupListing {
                 group_id: g.group_id.0.to_string(),
@@ -424,7 +448,8 @@ impl Admin {
                             instance_id: m.group_instance_id.map(|s| s.to_string()),
                             client_id: m.client_id.to_string(),
                             host: m.client_host.to_string(),
-                            assignment: crate::assignor::decode_assignment(m.member_assignment).unwrap_or_default(),
+                            assignment: crate::assignor::decode_assignment(m.member_assignment)
+                                .unwrap_or_default(),
                         })
                         .collect(),
                 });
@@ -448,15 +473,25 @@ impl Admin {
     }
 
     /// Every committed offset (and its metadata) of a group.
-    pub async fn list_group_offsets(&self, group_id: &str) -> Result<BTreeMap<(String, i32), (i64, Option<String>)>> {
+    pub async fn list_group_offsets(
+        &self,
+        group_id: &str,
+    ) -> Result<BTreeMap<(String, i32), (i64, Option<String>)>> {
         let coord = group::find_coordinator(&self.cluster, group_id).await?;
         group::fetch_committed(&coord, group_id, None).await
     }
 
     /// Sets a group's committed offsets (the group must have no active members).
-    pub async fn alter_group_offsets(&self, group_id: &str, offsets: &[((String, i32), i64)]) -> Result<()> {
+    pub async fn alter_group_offsets(
+        &self,
+        group_id: &str,
+        offsets: &[((String, i32), i64)],
+    ) -> Result<()> {
         let coord = group::find_coordinator(&self.cluster, group_id).await?;
-        let offsets: Vec<_> = offsets.iter().map(|(tp, o)| (tp.clone(), *o, None)).collect();
+        let offsets: Vec<_> = offsets
+            .iter()
+            .map(|(tp, o)| (tp.clone(), *o, None))
+            .collect();
         group::commit(&coord, group_id, -1, "", None, &offsets).await
     }
 

@@ -8,7 +8,9 @@ use crate::error::{ClientError, Result};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition as AssignedTp;
 use kafka_protocol::messages::consumer_protocol_subscription::TopicPartition as OwnedTp;
-use kafka_protocol::messages::{ConsumerProtocolAssignment, ConsumerProtocolSubscription, TopicName};
+use kafka_protocol::messages::{
+    ConsumerProtocolAssignment, ConsumerProtocolSubscription, TopicName,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -43,16 +45,21 @@ pub fn assign(
     members: &[Member],
     partitions: &BTreeMap<String, i32>,
 ) -> Result<BTreeMap<String, Vec<TopicPartition>>> {
-    let mut out: BTreeMap<String, Vec<TopicPartition>> =
-        members.iter().map(|m| (m.member_id.clone(), Vec::new())).collect();
+    let mut out: BTreeMap<String, Vec<TopicPartition>> = members
+        .iter()
+        .map(|m| (m.member_id.clone(), Vec::new()))
+        .collect();
     let mut sorted: Vec<&Member> = members.iter().collect();
     sorted.sort_by(|a, b| member_order(a, b));
     match strategy {
         "range" => {
             let topics: BTreeSet<&String> = members.iter().flat_map(|m| &m.topics).collect();
             for t in topics {
-                let Some(&n) = partitions.get(t) else { continue };
-                let consumers: Vec<&&Member> = sorted.iter().filter(|m| m.topics.contains(t)).collect();
+                let Some(&n) = partitions.get(t) else {
+                    continue;
+                };
+                let consumers: Vec<&&Member> =
+                    sorted.iter().filter(|m| m.topics.contains(t)).collect();
                 let c = consumers.len() as i32;
                 let (per, extra) = (n / c, n % c);
                 for (i, m) in consumers.iter().enumerate() {
@@ -68,12 +75,16 @@ pub fn assign(
             let topics: BTreeSet<&String> = members.iter().flat_map(|m| &m.topics).collect();
             let mut i = 0usize;
             for t in topics {
-                let Some(&n) = partitions.get(t) else { continue };
+                let Some(&n) = partitions.get(t) else {
+                    continue;
+                };
                 for p in 0..n {
                     while !sorted[i % sorted.len()].topics.contains(t) {
                         i += 1;
                     }
-                    out.get_mut(&sorted[i % sorted.len()].member_id).expect("member").push((t.clone(), p));
+                    out.get_mut(&sorted[i % sorted.len()].member_id)
+                        .expect("member")
+                        .push((t.clone(), p));
                     i += 1;
                 }
             }
@@ -84,8 +95,10 @@ pub fn assign(
             if strategy == "cooperative-sticky" {
                 // A partition moving between two members is withheld this round: its old
                 // owner revokes it and rejoins, and the next rebalance hands it over.
-                let owner: HashMap<&TopicPartition, &String> =
-                    members.iter().flat_map(|m| m.owned.iter().map(move |tp| (tp, &m.member_id))).collect();
+                let owner: HashMap<&TopicPartition, &String> = members
+                    .iter()
+                    .flat_map(|m| m.owned.iter().map(move |tp| (tp, &m.member_id)))
+                    .collect();
                 for (m, tps) in out.iter_mut() {
                     tps.retain(|tp| owner.get(tp).is_none_or(|o| *o == m));
                 }
@@ -109,9 +122,14 @@ pub fn assign(
 /// then deal the rest round robin over members (sorted by member id) below `minQuota`, then
 /// one each to members at `minQuota` until `maxQuota` members are full. Members subscribing
 /// to different topics get a balanced assignment of their own topics, owned ones first.
-fn sticky_assign(members: &[Member], partitions: &BTreeMap<String, i32>) -> BTreeMap<String, Vec<TopicPartition>> {
-    let mut out: BTreeMap<String, Vec<TopicPartition>> =
-        members.iter().map(|m| (m.member_id.clone(), Vec::new())).collect();
+fn sticky_assign(
+    members: &[Member],
+    partitions: &BTreeMap<String, i32>,
+) -> BTreeMap<String, Vec<TopicPartition>> {
+    let mut out: BTreeMap<String, Vec<TopicPartition>> = members
+        .iter()
+        .map(|m| (m.member_id.clone(), Vec::new()))
+        .collect();
     if members.is_empty() {
         return out;
     }
@@ -195,7 +213,10 @@ fn sticky_assign(members: &[Member], partitions: &BTreeMap<String, i32>) -> BTre
         assigned.extend(a.iter().cloned());
     }
     under_min.sort();
-    let unassigned: Vec<TopicPartition> = all.into_iter().filter(|tp| !assigned.contains(tp)).collect();
+    let unassigned: Vec<TopicPartition> = all
+        .into_iter()
+        .filter(|tp| !assigned.contains(tp))
+        .collect();
     let mut i = 0usize;
     for tp in unassigned {
         let member = if !under_min.is_empty() {
@@ -238,7 +259,10 @@ fn tn(s: &str) -> TopicName {
 /// JoinGroup metadata: version (int16) then ConsumerProtocolSubscription v1.
 pub fn encode_subscription(topics: &[String], owned: &[TopicPartition]) -> Bytes {
     let mut s = ConsumerProtocolSubscription::default();
-    s.topics = topics.iter().map(|t| StrBytes::from_string(t.clone())).collect();
+    s.topics = topics
+        .iter()
+        .map(|t| StrBytes::from_string(t.clone()))
+        .collect();
     let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
     for (t, p) in owned {
         by_topic.entry(t).or_default().push(*p);
@@ -347,8 +371,17 @@ mod tests {
         let a = assign("roundrobin", &ms, &parts(&[("t0", 3), ("t1", 3)])).unwrap();
         assert_eq!(a["C0"], tps(&[("t0", 0), ("t0", 2), ("t1", 1)]));
         assert_eq!(a["C1"], tps(&[("t0", 1), ("t1", 0), ("t1", 2)]));
-        let ms = [m("C0", &["t0"]), m("C1", &["t0", "t1"]), m("C2", &["t0", "t1", "t2"])];
-        let a = assign("roundrobin", &ms, &parts(&[("t0", 1), ("t1", 2), ("t2", 3)])).unwrap();
+        let ms = [
+            m("C0", &["t0"]),
+            m("C1", &["t0", "t1"]),
+            m("C2", &["t0", "t1", "t2"]),
+        ];
+        let a = assign(
+            "roundrobin",
+            &ms,
+            &parts(&[("t0", 1), ("t1", 2), ("t2", 3)]),
+        )
+        .unwrap();
         assert_eq!(a["C0"], tps(&[("t0", 0)]));
         assert_eq!(a["C1"], tps(&[("t1", 0)]));
         assert_eq!(a["C2"], tps(&[("t1", 1), ("t2", 0), ("t2", 1), ("t2", 2)]));
@@ -380,7 +413,12 @@ mod tests {
         let mut c0 = m("C0", &["t"]);
         c0.owned = tps(&[("t", 0), ("t", 1), ("t", 2), ("t", 3)]);
         let c1 = m("C1", &["t"]);
-        let a = assign("cooperative-sticky", &[c0.clone(), c1.clone()], &parts(&[("t", 4)])).unwrap();
+        let a = assign(
+            "cooperative-sticky",
+            &[c0.clone(), c1.clone()],
+            &parts(&[("t", 4)]),
+        )
+        .unwrap();
         // C0 keeps two; the two moving to C1 are assigned to nobody this round.
         assert_eq!(a["C0"].len(), 2);
         assert!(a["C1"].is_empty());

@@ -110,9 +110,18 @@ impl Cluster {
             Some(b) => self.conn_to(&format!("{}:{}", b.host, b.port)).await,
             None => {
                 self.refresh(&[]).await?;
-                let b = self.metadata.read().0.brokers.get(&node_id).cloned().ok_or_else(|| {
-                    ClientError::State(format!("broker {node_id} is not in the cluster metadata"))
-                })?;
+                let b = self
+                    .metadata
+                    .read()
+                    .0
+                    .brokers
+                    .get(&node_id)
+                    .cloned()
+                    .ok_or_else(|| {
+                        ClientError::State(format!(
+                            "broker {node_id} is not in the cluster metadata"
+                        ))
+                    })?;
                 self.conn_to(&format!("{}:{}", b.host, b.port)).await
             }
         }
@@ -273,7 +282,8 @@ impl Cluster {
     pub async fn topic(&self, topic: &str) -> Result<TopicInfo> {
         {
             let g = self.metadata.read();
-            let fresh = g.1.is_some_and(|t| t.elapsed() < self.config.metadata_max_age);
+            let fresh =
+                g.1.is_some_and(|t| t.elapsed() < self.config.metadata_max_age);
             if fresh {
                 if let Some(t) = g.0.topics.get(topic) {
                     return Ok(t.clone());
@@ -287,7 +297,10 @@ impl Cluster {
             .cloned()
             .ok_or_else(|| ClientError::kafka(3, Some(format!("topic {topic}"))))?;
         if let Some(p) = t.partitions.first().filter(|p| p.partition < 0) {
-            return Err(ClientError::kafka(p.error_code, Some(format!("topic {topic}"))));
+            return Err(ClientError::kafka(
+                p.error_code,
+                Some(format!("topic {topic}")),
+            ));
         }
         Ok(t)
     }

@@ -280,7 +280,8 @@ impl Pairs {
         let Some(v) = self.0.remove(key) else {
             return Ok(false);
         };
-        *target = parse(&v).ok_or_else(|| invalid(key, &v, format!("must be one of {expected}")))?;
+        *target =
+            parse(&v).ok_or_else(|| invalid(key, &v, format!("must be one of {expected}")))?;
         Ok(true)
     }
 
@@ -292,7 +293,11 @@ impl Pairs {
                 .filter(|s| !s.is_empty())
                 .collect();
             if servers.is_empty() || servers.iter().any(|s| !s.contains(':')) {
-                return Err(invalid("bootstrap.servers", &v, "expected host:port[,host:port]"));
+                return Err(invalid(
+                    "bootstrap.servers",
+                    &v,
+                    "expected host:port[,host:port]",
+                ));
             }
             c.bootstrap_servers = servers;
         }
@@ -361,7 +366,12 @@ impl ProducerConfig {
             "none, gzip, snappy, lz4, zstd",
         )?;
         let idem_set = p.boolean("enable.idempotence", &mut c.enable_idempotence)?;
-        p.num("max.request.size", 1, i32::MAX as usize, &mut c.max_request_size)?;
+        p.num(
+            "max.request.size",
+            1,
+            i32::MAX as usize,
+            &mut c.max_request_size,
+        )?;
         p.choice(
             "partitioner.class",
             &mut c.partitioner,
@@ -452,7 +462,11 @@ impl ConsumerConfig {
                 })
                 .filter(|s| !s.is_empty())
                 .collect();
-            if list.is_empty() || list.iter().any(|s| !crate::assignor::STRATEGIES.contains(&s.as_str())) {
+            if list.is_empty()
+                || list
+                    .iter()
+                    .any(|s| !crate::assignor::STRATEGIES.contains(&s.as_str()))
+            {
                 return Err(invalid(
                     "partition.assignment.strategy",
                     &v,
@@ -473,7 +487,12 @@ impl ConsumerConfig {
             i32::MAX,
             &mut c.max_partition_fetch_bytes,
         )?;
-        p.num("max.poll.records", 1, i32::MAX as usize, &mut c.max_poll_records)?;
+        p.num(
+            "max.poll.records",
+            1,
+            i32::MAX as usize,
+            &mut c.max_poll_records,
+        )?;
         p.choice(
             "auto.offset.reset",
             &mut c.auto_offset_reset,

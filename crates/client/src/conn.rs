@@ -3,7 +3,9 @@
 
 use crate::error::{ClientError, Result};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -231,11 +233,16 @@ impl Connection {
     /// Sends `req` at `version` and waits up to `request.timeout.ms` for its response. On a
     /// timeout the connection is closed, as the Java client does.
     pub async fn send_version<R: Request>(&self, req: &R, version: i16) -> Result<R::Response> {
-        self.send_version_timeout(req, version, self.request_timeout).await
+        self.send_version_timeout(req, version, self.request_timeout)
+            .await
     }
 
     /// Like [`Connection::send`] with its own timeout (JoinGroup waits for the rebalance).
-    pub async fn send_timeout<R: Request>(&self, req: &R, timeout: Duration) -> Result<R::Response> {
+    pub async fn send_timeout<R: Request>(
+        &self,
+        req: &R,
+        timeout: Duration,
+    ) -> Result<R::Response> {
         let api = ApiKey::try_from(R::KEY).map_err(|_| ClientError::Protocol("api key".into()))?;
         let v = self.version(api)?;
         self.send_version_timeout(req, v, timeout).await
@@ -277,7 +284,10 @@ impl Connection {
         let resp = R::Response::decode(&mut body, version)
             .map_err(|e| ClientError::Protocol(format!("response body: {e}")))?;
         if body.has_remaining() {
-            tracing::debug!(remaining = body.remaining(), "trailing bytes after a response");
+            tracing::debug!(
+                remaining = body.remaining(),
+                "trailing bytes after a response"
+            );
         }
         Ok(resp)
     }

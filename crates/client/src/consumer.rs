@@ -90,7 +90,8 @@ impl Consumer {
                 return Err(ClientError::kafka(3, Some(format!("partition {t}-{p}"))));
             }
         }
-        let wanted: HashSet<TopicPartition> = tps.iter().map(|(t, p)| (t.to_string(), *p)).collect();
+        let wanted: HashSet<TopicPartition> =
+            tps.iter().map(|(t, p)| (t.to_string(), *p)).collect();
         self.parts.retain(|tp, _| wanted.contains(tp));
         for tp in wanted {
             self.parts.entry(tp).or_default();
@@ -101,7 +102,11 @@ impl Consumer {
     /// Assigns every partition of `topic`.
     pub async fn assign_topic(&mut self, topic: &str) -> Result<()> {
         let info = self.cluster.topic(topic).await?;
-        let tps: Vec<(&str, i32)> = info.partitions.iter().map(|p| (topic, p.partition)).collect();
+        let tps: Vec<(&str, i32)> = info
+            .partitions
+            .iter()
+            .map(|p| (topic, p.partition))
+            .collect();
         self.assign(&tps).await
     }
 
@@ -112,7 +117,11 @@ impl Consumer {
     fn part(&mut self, topic: &str, partition: i32) -> Result<&mut PartState> {
         self.parts
             .get_mut(&(topic.to_string(), partition))
-            .ok_or_else(|| ClientError::State(format!("{topic}-{partition} is not assigned to this consumer")))
+            .ok_or_else(|| {
+                ClientError::State(format!(
+                    "{topic}-{partition} is not assigned to this consumer"
+                ))
+            })
     }
 
     fn clear(p: &mut PartState) {
@@ -170,7 +179,11 @@ impl Consumer {
     }
 
     pub fn paused(&self) -> Vec<TopicPartition> {
-        self.parts.iter().filter(|(_, p)| p.paused).map(|(tp, _)| tp.clone()).collect()
+        self.parts
+            .iter()
+            .filter(|(_, p)| p.paused)
+            .map(|(tp, _)| tp.clone())
+            .collect()
     }
 
     /// The offset of the next record `poll` will return for this partition.
@@ -227,7 +240,11 @@ impl Consumer {
         let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, Reset)>> = BTreeMap::new();
         for (tp, r) in wanted {
             let info = self.cluster.topic(&tp.0).await?;
-            let leader = info.partitions.iter().find(|p| p.partition == tp.1).map_or(-1, |p| p.leader);
+            let leader = info
+                .partitions
+                .iter()
+                .find(|p| p.partition == tp.1)
+                .map_or(-1, |p| p.leader);
             by_leader.entry(leader).or_default().push((tp, r));
         }
         for (leader, list) in by_leader {
@@ -270,13 +287,18 @@ impl Consumer {
                     let tp = (t.name.0.to_string(), p.partition_index);
                     if p.error_code != 0 {
                         self.cluster.invalidate(&tp.0);
-                        return Err(ClientError::kafka(p.error_code, Some(format!("ListOffsets {}-{}", tp.0, tp.1))));
+                        return Err(ClientError::kafka(
+                            p.error_code,
+                            Some(format!("ListOffsets {}-{}", tp.0, tp.1)),
+                        ));
                     }
                     ends.insert(tp, p.offset);
                 }
             }
             for (tp, r) in list {
-                let Some(mut off) = ends.get(&tp).copied() else { continue };
+                let Some(mut off) = ends.get(&tp).copied() else {
+                    continue;
+                };
                 if off < 0 {
                     // No record at or after the timestamp: the end of the log.
                     if let Reset::Timestamp(_) = r {
@@ -317,7 +339,14 @@ impl Consumer {
                 Err(e) if e.is_retriable() => continue,
                 Err(e) => return Err(e),
             };
-            let Some(leader) = info.partitions.iter().find(|p| p.partition == tp.1).map(|p| p.leader) else { continue };
+            let Some(leader) = info
+                .partitions
+                .iter()
+                .find(|p| p.partition == tp.1)
+                .map(|p| p.leader)
+            else {
+                continue;
+            };
             if leader < 0 || self.nodes_fetching.contains(&leader) {
                 continue;
             }
@@ -372,12 +401,19 @@ impl Consumer {
                             let tp = (topic.clone(), p.partition_index);
                             let fetch_offset = offsets.get(&tp).copied().unwrap_or(-1);
                             let result = if p.error_code != 0 {
-                                Err(ClientError::kafka(p.error_code, Some(format!("fetch {}-{}", tp.0, tp.1))))
+                                Err(ClientError::kafka(
+                                    p.error_code,
+                                    Some(format!("fetch {}-{}", tp.0, tp.1)),
+                                ))
                             } else {
                                 decode_partition(&tp, fetch_offset, p.records.unwrap_or_default())
                                     .map(|(recs, next)| (recs, next, p.high_watermark))
                             };
-                            out.push(FetchedPartition { tp, fetch_offset, result });
+                            out.push(FetchedPartition {
+                                tp,
+                                fetch_offset,
+                                result,
+                            });
                         }
                     }
                     Ok(out)
@@ -410,7 +446,9 @@ impl Consumer {
             }
         };
         for f in parts {
-            let Some(st) = self.parts.get_mut(&f.tp) else { continue };
+            let Some(st) = self.parts.get_mut(&f.tp) else {
+                continue;
+            };
             if st.position != Some(f.fetch_offset) {
                 continue; // sought elsewhere meanwhile
             }
@@ -489,7 +527,11 @@ impl Consumer {
             }
         }
         loop {
-            if self.group.as_ref().is_some_and(|g| g.shared.rejoin.load(std::sync::atomic::Ordering::SeqCst)) {
+            if self
+                .group
+                .as_ref()
+                .is_some_and(|g| g.shared.rejoin.load(std::sync::atomic::Ordering::SeqCst))
+            {
                 return Ok(Vec::new());
             }
             while let Ok(done) = self.done_rx.try_recv() {
@@ -526,7 +568,9 @@ impl Consumer {
 
     /// The high watermark seen in the last fetch of a partition.
     pub fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
-        self.parts.get(&(topic.to_string(), partition)).map(|p| p.high_watermark)
+        self.parts
+            .get(&(topic.to_string(), partition))
+            .map(|p| p.high_watermark)
     }
 
     async fn coordinator_conn(&mut self, group_id: &str) -> Result<Arc<crate::conn::Connection>> {
@@ -549,14 +593,24 @@ impl Consumer {
     }
 
     /// Like [`Consumer::subscribe`], telling `listener` when partitions move.
-    pub fn subscribe_with_listener(&mut self, topics: &[&str], listener: Box<dyn RebalanceListener>) -> Result<()> {
+    pub fn subscribe_with_listener(
+        &mut self,
+        topics: &[&str],
+        listener: Box<dyn RebalanceListener>,
+    ) -> Result<()> {
         self.subscribe_inner(topics, Some(listener))
     }
 
-    fn subscribe_inner(&mut self, topics: &[&str], listener: Option<Box<dyn RebalanceListener>>) -> Result<()> {
+    fn subscribe_inner(
+        &mut self,
+        topics: &[&str],
+        listener: Option<Box<dyn RebalanceListener>>,
+    ) -> Result<()> {
         let group_id = self.group_id()?;
         let shared = Arc::new(Shared::default());
-        shared.rejoin.store(true, std::sync::atomic::Ordering::SeqCst);
+        shared
+            .rejoin
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let (member_id, coordinator) = match self.group.take() {
             Some(mut g) => (std::mem::take(&mut g.member_id), g.coordinator.take()),
             None => (String::new(), None),
@@ -580,7 +634,10 @@ impl Consumer {
 
     /// The group generation and member id, once joined.
     pub fn group_generation(&self) -> Option<(i32, String)> {
-        self.group.as_ref().filter(|g| g.joined).map(|g| (g.generation, g.member_id.clone()))
+        self.group
+            .as_ref()
+            .filter(|g| g.joined)
+            .map(|g| (g.generation, g.member_id.clone()))
     }
 
     async fn maybe_rejoin(&mut self) -> Result<()> {
@@ -612,10 +669,20 @@ impl Consumer {
         if let Some(h) = g.heartbeat.take() {
             h.abort();
         }
-        let assigned = g.join(&self.cluster, &owned_now, session, rebalance).await?;
+        let assigned = g
+            .join(&self.cluster, &owned_now, session, rebalance)
+            .await?;
         g.start_heartbeat(heartbeat, rebalance);
-        let revoked: Vec<TopicPartition> = owned_now.iter().filter(|tp| !assigned.contains(tp)).cloned().collect();
-        let added: Vec<TopicPartition> = assigned.iter().filter(|tp| !owned_now.contains(tp)).cloned().collect();
+        let revoked: Vec<TopicPartition> = owned_now
+            .iter()
+            .filter(|tp| !assigned.contains(tp))
+            .cloned()
+            .collect();
+        let added: Vec<TopicPartition> = assigned
+            .iter()
+            .filter(|tp| !owned_now.contains(tp))
+            .cloned()
+            .collect();
         if !revoked.is_empty() {
             self.revoke(&revoked).await;
             for tp in &revoked {
@@ -677,7 +744,10 @@ impl Consumer {
     }
 
     /// Commits these offsets with their metadata.
-    pub async fn commit_offsets_sync(&mut self, offsets: &[(TopicPartition, i64, Option<String>)]) -> Result<()> {
+    pub async fn commit_offsets_sync(
+        &mut self,
+        offsets: &[(TopicPartition, i64, Option<String>)],
+    ) -> Result<()> {
         let fut = self.commit_future(offsets).await?;
         fut.await
     }
@@ -703,11 +773,24 @@ impl Consumer {
             _ => (-1, String::new(), None),
         };
         let offsets = offsets.to_vec();
-        Ok(async move { group::commit(&coord, &group_id, generation, &member, instance.as_deref(), &offsets).await })
+        Ok(async move {
+            group::commit(
+                &coord,
+                &group_id,
+                generation,
+                &member,
+                instance.as_deref(),
+                &offsets,
+            )
+            .await
+        })
     }
 
     /// The group's committed offsets and metadata for these partitions.
-    pub async fn committed(&mut self, tps: &[(&str, i32)]) -> Result<BTreeMap<TopicPartition, (i64, Option<String>)>> {
+    pub async fn committed(
+        &mut self,
+        tps: &[(&str, i32)],
+    ) -> Result<BTreeMap<TopicPartition, (i64, Option<String>)>> {
         let group_id = self.group_id()?;
         let coord = self.coordinator_conn(&group_id).await?;
         let tps: Vec<TopicPartition> = tps.iter().map(|(t, p)| (t.to_string(), *p)).collect();
@@ -723,7 +806,9 @@ impl Consumer {
             }
         }
         if let Some(mut g) = self.group.take() {
-            g.shared.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            g.shared
+                .stop
+                .store(true, std::sync::atomic::Ordering::SeqCst);
             if let Some(h) = g.heartbeat.take() {
                 h.abort();
             }
@@ -738,7 +823,11 @@ impl Consumer {
 }
 
 /// Records at or after `fetch_offset`, and the offset after the last complete batch.
-fn decode_partition(tp: &TopicPartition, fetch_offset: i64, bytes: bytes::Bytes) -> Result<(Vec<ConsumerRecord>, i64)> {
+fn decode_partition(
+    tp: &TopicPartition,
+    fetch_offset: i64,
+    bytes: bytes::Bytes,
+) -> Result<(Vec<ConsumerRecord>, i64)> {
     let mut next = fetch_offset;
     let mut out = Vec::new();
     for b in decode_batches(bytes)? {

@@ -9,7 +9,9 @@ use crate::conn::Connection;
 use crate::error::{ClientError, Result};
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
-use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
@@ -26,7 +28,10 @@ use std::time::{Duration, Instant};
 pub trait RebalanceListener: Send {
     /// Before `revoked` partitions go to another member; offsets returned are committed
     /// (with their metadata) before the rebalance proceeds.
-    fn on_partitions_revoked(&mut self, revoked: &[TopicPartition]) -> Vec<(TopicPartition, i64, Option<String>)> {
+    fn on_partitions_revoked(
+        &mut self,
+        revoked: &[TopicPartition],
+    ) -> Vec<(TopicPartition, i64, Option<String>)> {
         let _ = revoked;
         Vec::new()
     }
@@ -88,9 +93,16 @@ pub(crate) async fn find_coordinator(cluster: &Cluster, group: &str) -> Result<A
         req.key_type = 0;
         match cluster.send_any(&req).await {
             Ok(resp) if resp.error_code == 0 => {
-                return cluster.conn_to(&format!("{}:{}", resp.host, resp.port)).await;
+                return cluster
+                    .conn_to(&format!("{}:{}", resp.host, resp.port))
+                    .await;
             }
-            Ok(resp) => last = Some(ClientError::kafka(resp.error_code, resp.error_message.map(|m| m.to_string()))),
+            Ok(resp) => {
+                last = Some(ClientError::kafka(
+                    resp.error_code,
+                    resp.error_message.map(|m| m.to_string()),
+                ))
+            }
             Err(e) => last = Some(e),
         }
         if last.as_ref().is_some_and(|e| !e.is_retriable()) {
@@ -125,7 +137,11 @@ impl Membership {
         session_timeout: Duration,
         rebalance_timeout: Duration,
     ) -> Result<Vec<TopicPartition>> {
-        let owned_claim: Vec<TopicPartition> = if self.cooperative() { owned.to_vec() } else { Vec::new() };
+        let owned_claim: Vec<TopicPartition> = if self.cooperative() {
+            owned.to_vec()
+        } else {
+            Vec::new()
+        };
         for _attempt in 0..50 {
             let coord = self.coordinator(cluster).await?;
             let mut req = JoinGroupRequest::default();
@@ -145,7 +161,10 @@ impl Membership {
                     p
                 })
                 .collect();
-            let resp = match coord.send_timeout(&req, rebalance_timeout + Duration::from_secs(5)).await {
+            let resp = match coord
+                .send_timeout(&req, rebalance_timeout + Duration::from_secs(5))
+                .await
+            {
                 Ok(r) => r,
                 Err(e) if e.is_retriable() => {
                     self.coordinator = None;
@@ -165,13 +184,18 @@ impl Membership {
                     self.member_id.clear();
                     continue;
                 }
-                14 | 15 | 16 => {
+                14..=16 => {
                     self.coordinator = None;
                     tokio::time::sleep(cluster.config.retry_backoff).await;
                     continue;
                 }
                 27 => continue,
-                code => return Err(ClientError::kafka(code, Some(format!("JoinGroup {}", self.group_id)))),
+                code => {
+                    return Err(ClientError::kafka(
+                        code,
+                        Some(format!("JoinGroup {}", self.group_id)),
+                    ))
+                }
             }
             self.member_id = resp.member_id.to_string();
             self.generation = resp.generation_id;
@@ -190,7 +214,11 @@ impl Membership {
                     });
                 }
                 let mut partitions = BTreeMap::new();
-                for t in members.iter().flat_map(|m| m.topics.iter()).collect::<std::collections::BTreeSet<_>>() {
+                for t in members
+                    .iter()
+                    .flat_map(|m| m.topics.iter())
+                    .collect::<std::collections::BTreeSet<_>>()
+                {
                     if let Ok(info) = cluster.topic(t).await {
                         partitions.insert(t.clone(), info.partitions.len() as i32);
                     }
@@ -214,7 +242,10 @@ impl Membership {
             sync.protocol_type = Some(sb("consumer"));
             sync.protocol_name = Some(sb(&protocol));
             sync.assignments = assignments;
-            let resp = match coord.send_timeout(&sync, rebalance_timeout + Duration::from_secs(5)).await {
+            let resp = match coord
+                .send_timeout(&sync, rebalance_timeout + Duration::from_secs(5))
+                .await
+            {
                 Ok(r) => r,
                 Err(e) if e.is_retriable() => {
                     self.coordinator = None;
@@ -231,11 +262,16 @@ impl Membership {
                     }
                     continue;
                 }
-                14 | 15 | 16 => {
+                14..=16 => {
                     self.coordinator = None;
                     continue;
                 }
-                code => return Err(ClientError::kafka(code, Some(format!("SyncGroup {}", self.group_id)))),
+                code => {
+                    return Err(ClientError::kafka(
+                        code,
+                        Some(format!("SyncGroup {}", self.group_id)),
+                    ))
+                }
             }
             self.joined = true;
             self.shared.rejoin.store(false, Ordering::SeqCst);
@@ -243,7 +279,10 @@ impl Membership {
             *self.shared.ident.lock() = (self.generation, self.member_id.clone());
             return assignor::decode_assignment(resp.assignment);
         }
-        Err(ClientError::State(format!("could not join group {} after 50 attempts", self.group_id)))
+        Err(ClientError::State(format!(
+            "could not join group {} after 50 attempts",
+            self.group_id
+        )))
     }
 
     /// Starts heartbeats every `interval`; also leaves the group when `poll` was not called
@@ -252,8 +291,14 @@ impl Membership {
         if let Some(h) = self.heartbeat.take() {
             h.abort();
         }
-        let Some(coord) = self.coordinator.clone() else { return };
-        let (shared, group, instance) = (self.shared.clone(), self.group_id.clone(), self.instance_id.clone());
+        let Some(coord) = self.coordinator.clone() else {
+            return;
+        };
+        let (shared, group, instance) = (
+            self.shared.clone(),
+            self.group_id.clone(),
+            self.instance_id.clone(),
+        );
         self.heartbeat = Some(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(interval).await;
@@ -261,7 +306,11 @@ impl Membership {
                     return;
                 }
                 let (generation, member) = shared.ident.lock().clone();
-                let idle = shared.last_poll.lock().map(|t| t.elapsed()).unwrap_or_default();
+                let idle = shared
+                    .last_poll
+                    .lock()
+                    .map(|t| t.elapsed())
+                    .unwrap_or_default();
                 if idle > max_poll_interval {
                     tracing::warn!(group, "max.poll.interval.ms exceeded: leaving the group");
                     let _ = leave(&coord, &group, &member, instance.as_deref()).await;
@@ -296,7 +345,12 @@ impl Membership {
     }
 }
 
-pub(crate) async fn leave(coord: &Connection, group: &str, member: &str, instance: Option<&str>) -> Result<()> {
+pub(crate) async fn leave(
+    coord: &Connection,
+    group: &str,
+    member: &str,
+    instance: Option<&str>,
+) -> Result<()> {
     let mut req = LeaveGroupRequest::default();
     req.group_id = gid(group);
     let mut m = MemberIdentity::default();
@@ -343,7 +397,10 @@ pub(crate) async fn commit(
     let resp = coord.send(&req).await?;
     for t in resp.topics {
         for p in t.partitions {
-            ClientError::check(p.error_code, Some(&format!("commit {}-{}", t.name.0, p.partition_index)))?;
+            ClientError::check(
+                p.error_code,
+                Some(&format!("commit {}-{}", t.name.0, p.partition_index)),
+            )?;
         }
     }
     Ok(())
@@ -379,7 +436,10 @@ pub(crate) async fn fetch_committed(
         for p in t.partitions {
             ClientError::check(p.error_code, None)?;
             if p.committed_offset >= 0 {
-                out.insert((t.name.0.to_string(), p.partition_index), (p.committed_offset, p.metadata.map(|m| m.to_string())));
+                out.insert(
+                    (t.name.0.to_string(), p.partition_index),
+                    (p.committed_offset, p.metadata.map(|m| m.to_string())),
+                );
             }
         }
     }

@@ -156,7 +156,10 @@ mod tests {
             ("foobar", -790332482),
             ("a-little-bit-long-string", -985981536),
             ("a-little-bit-longer-string", -1486304829),
-            ("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971),
+            (
+                "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+                -58897971,
+            ),
             ("abc", 479470107),
         ];
         for (s, want) in cases {
@@ -171,7 +174,10 @@ mod tests {
         let p = Partitioner::default_sticky();
         for key in ["a", "b", "key-17", ""] {
             let want = partition_for_key(key.as_bytes(), 12);
-            assert_eq!(p.partition("t", Some(key.as_bytes()), None, 12, 10, 100), want);
+            assert_eq!(
+                p.partition("t", Some(key.as_bytes()), None, 12, 10, 100),
+                want
+            );
         }
     }
 
@@ -188,7 +194,9 @@ mod tests {
     #[test]
     fn round_robin_cycles_through_partitions() {
         let p = Partitioner::round_robin();
-        let got: Vec<i32> = (0..7).map(|_| p.partition("t", Some(b"k"), None, 3, 1, 1)).collect();
+        let got: Vec<i32> = (0..7)
+            .map(|_| p.partition("t", Some(b"k"), None, 3, 1, 1))
+            .collect();
         assert_eq!(got, vec![0, 1, 2, 0, 1, 2, 0]);
     }
 }

@@ -122,7 +122,8 @@ impl RecordAccumulator {
     }
 
     async fn append(&self, tp: Tp, rec: ProducerRecord, timestamp: i64) -> Result<DeliveryFuture> {
-        let est = records::estimate_record_size(rec.key.as_deref(), rec.value.as_deref(), &rec.headers);
+        let est =
+            records::estimate_record_size(rec.key.as_deref(), rec.value.as_deref(), &rec.headers);
         if est + BATCH_OVERHEAD > self.config.max_request_size {
             return Err(ClientError::RecordTooLarge {
                 size: est,
@@ -137,14 +138,15 @@ impl RecordAccumulator {
                 limit: self.config.buffer_memory,
             });
         }
-        let permit = tokio::time::timeout(self.config.max_block, self.memory.acquire_many(est as u32))
-            .await
-            .map_err(|_| ClientError::BufferExhausted {
-                buffer_memory: self.config.buffer_memory,
-                size: est,
-                max_block_ms: self.config.max_block.as_millis() as u64,
-            })?
-            .map_err(|_| ClientError::Closed)?;
+        let permit =
+            tokio::time::timeout(self.config.max_block, self.memory.acquire_many(est as u32))
+                .await
+                .map_err(|_| ClientError::BufferExhausted {
+                    buffer_memory: self.config.buffer_memory,
+                    size: est,
+                    max_block_ms: self.config.max_block.as_millis() as u64,
+                })?
+                .map_err(|_| ClientError::Closed)?;
         permit.forget();
         let (tx, rx) = oneshot::channel();
         let mut st = self.state.lock();
@@ -155,9 +157,8 @@ impl RecordAccumulator {
         }
         let q = st.queues.entry(tp.clone()).or_default();
         let batch_size = self.config.batch_size;
-        let fits = |b: &ProducerBatch| {
-            b.built.is_none() && (b.count == 0 || b.size() + est <= batch_size)
-        };
+        let fits =
+            |b: &ProducerBatch| b.built.is_none() && (b.count == 0 || b.size() + est <= batch_size);
         if !q.back().is_some_and(fits) {
             q.push_back(ProducerBatch {
                 tp,
@@ -216,7 +217,11 @@ impl RecordAccumulator {
                     topic: b.tp.0.clone(),
                     partition: b.tp.1,
                     offset: if *base < 0 { -1 } else { base + w.offset_delta },
-                    timestamp: if *log_append_time >= 0 { *log_append_time } else { w.timestamp },
+                    timestamp: if *log_append_time >= 0 {
+                        *log_append_time
+                    } else {
+                        w.timestamp
+                    },
                 }),
                 Err(e) => Err(e.clone()),
             };
@@ -272,14 +277,22 @@ impl SenderState {
     }
 
     /// Ready batches by leader, and when to look again.
-    async fn drain(&mut self, now: Instant) -> (BTreeMap<i32, Vec<ProducerBatch>>, Option<Instant>) {
+    async fn drain(
+        &mut self,
+        now: Instant,
+    ) -> (BTreeMap<i32, Vec<ProducerBatch>>, Option<Instant>) {
         let flushing = self.acc.flushing.load(Ordering::SeqCst) > 0 || self.acc.state.lock().closed;
         let linger = self.config.linger;
         let mut next: Option<Instant> = None;
         let mut soon = |t: Instant| next = Some(next.map_or(t, |n: Instant| n.min(t)));
         let topics: Vec<String> = {
             let st = self.acc.state.lock();
-            let mut t: Vec<String> = st.queues.iter().filter(|(_, q)| !q.is_empty()).map(|(tp, _)| tp.0.clone()).collect();
+            let mut t: Vec<String> = st
+                .queues
+                .iter()
+                .filter(|(_, q)| !q.is_empty())
+                .map(|(tp, _)| tp.0.clone())
+                .collect();
             t.dedup();
             t
         };
@@ -304,7 +317,9 @@ impl SenderState {
         let mut st = self.acc.state.lock();
         for (tp, q) in st.queues.iter_mut() {
             let Some(front) = q.front() else { continue };
-            let Some(&leader) = leaders.get(tp) else { continue };
+            let Some(&leader) = leaders.get(tp) else {
+                continue;
+            };
             if let Some(at) = front.retry_at {
                 if at > now {
                     soon(at);
@@ -333,12 +348,10 @@ impl SenderState {
             }
             let mut b = q.pop_front().expect("front");
             *used += b.size();
-            if b.built.is_none() {
-                if self.producer_id >= 0 {
-                    let seq = self.next_sequence.entry(tp.clone()).or_insert(0);
-                    b.base_sequence = *seq;
-                    *seq = seq.wrapping_add(b.count) & i32::MAX;
-                }
+            if b.built.is_none() && self.producer_id >= 0 {
+                let seq = self.next_sequence.entry(tp.clone()).or_insert(0);
+                b.base_sequence = *seq;
+                *seq = seq.wrapping_add(b.count) & i32::MAX;
             }
             out.entry(leader).or_default().push(b);
         }
@@ -353,8 +366,16 @@ impl SenderState {
             base_timestamp: b.base_timestamp,
             max_timestamp: b.max_timestamp,
             producer_id: self.producer_id,
-            producer_epoch: if self.producer_id >= 0 { self.producer_epoch } else { -1 },
-            base_sequence: if self.producer_id >= 0 { b.base_sequence } else { -1 },
+            producer_epoch: if self.producer_id >= 0 {
+                self.producer_epoch
+            } else {
+                -1
+            },
+            base_sequence: if self.producer_id >= 0 {
+                b.base_sequence
+            } else {
+                -1
+            },
             record_count: b.count,
             compression: self.config.compression,
         };
@@ -429,7 +450,12 @@ impl SenderState {
                 for p in &t.partition_responses {
                     per_partition.insert(
                         (t.name.0.to_string(), p.index),
-                        (p.error_code, p.error_message.as_ref().map(|m| m.to_string()), p.base_offset, p.log_append_time_ms),
+                        (
+                            p.error_code,
+                            p.error_message.as_ref().map(|m| m.to_string()),
+                            p.base_offset,
+                            p.log_append_time_ms,
+                        ),
                     );
                 }
             }
@@ -440,7 +466,10 @@ impl SenderState {
                 Err(e) => Err(e.clone()),
                 Ok(_) if self.config.acks == Acks::None => Ok((-1, -1)),
                 Ok(_) => match per_partition.get(&b.tp) {
-                    None => Err(ClientError::Protocol(format!("no response for {}-{}", b.tp.0, b.tp.1))),
+                    None => Err(ClientError::Protocol(format!(
+                        "no response for {}-{}",
+                        b.tp.0, b.tp.1
+                    ))),
                     Some((0, _, base, lat)) => Ok((*base, *lat)),
                     Some((code, msg, _, _)) => Err(ClientError::kafka(*code, msg.clone())),
                 },
@@ -452,7 +481,8 @@ impl SenderState {
                         self.cluster.invalidate(&b.tp.0);
                     }
                     // With idempotence, OUT_OF_ORDER_SEQUENCE follows an earlier batch's failure.
-                    let retriable = e.is_retriable() || (self.producer_id >= 0 && e.code() == Some(45));
+                    let retriable =
+                        e.is_retriable() || (self.producer_id >= 0 && e.code() == Some(45));
                     let expired = b.created.elapsed() >= self.config.delivery_timeout;
                     if retriable && !expired && b.attempts <= self.config.retries {
                         retry.push((b, e));
@@ -480,7 +510,10 @@ impl SenderState {
                 // Back in front, ahead of newer batches, in sequence order.
                 let pos = q
                     .iter()
-                    .position(|x| x.built.is_none() || (x.base_sequence > b.base_sequence && b.base_sequence >= 0))
+                    .position(|x| {
+                        x.built.is_none()
+                            || (x.base_sequence > b.base_sequence && b.base_sequence >= 0)
+                    })
                     .unwrap_or(q.len());
                 q.insert(pos, b);
             }
@@ -501,7 +534,11 @@ impl SenderState {
     }
 }
 
-async fn run_sender(mut s: SenderState, mut done_rx: mpsc::UnboundedReceiver<(i32, Vec<ProducerBatch>, Result<ProduceResponse>)>, stop: Arc<AtomicBool>) {
+async fn run_sender(
+    mut s: SenderState,
+    mut done_rx: mpsc::UnboundedReceiver<(i32, Vec<ProducerBatch>, Result<ProduceResponse>)>,
+    stop: Arc<AtomicBool>,
+) {
     let acc = s.acc.clone();
     loop {
         if s.config.enable_idempotence && s.producer_id < 0 {
@@ -522,7 +559,10 @@ async fn run_sender(mut s: SenderState, mut done_rx: mpsc::UnboundedReceiver<(i3
             s.send(node, batches);
         }
         let in_flight: usize = s.in_flight_per_node.values().sum();
-        if stop.load(Ordering::SeqCst) && in_flight == 0 && acc.incomplete.load(Ordering::SeqCst) == 0 {
+        if stop.load(Ordering::SeqCst)
+            && in_flight == 0
+            && acc.incomplete.load(Ordering::SeqCst) == 0
+        {
             break;
         }
         let wait = next
@@ -562,7 +602,10 @@ impl Producer {
     }
 
     /// Like [`Producer::connect`] with an explicit (e.g. custom) partitioner.
-    pub async fn with_partitioner(config: ProducerConfig, partitioner: Partitioner) -> Result<Producer> {
+    pub async fn with_partitioner(
+        config: ProducerConfig,
+        partitioner: Partitioner,
+    ) -> Result<Producer> {
         let cluster = Cluster::connect(config.common.clone()).await?;
         let acc = Arc::new(RecordAccumulator::new(config.clone()));
         let (done_tx, done_rx) = mpsc::unbounded_channel();
@@ -614,16 +657,35 @@ impl Producer {
         let n = info.partitions.len() as i32;
         let partition = match record.partition {
             Some(p) if p < 0 || p >= n => {
-                return Err(ClientError::kafka(3, Some(format!("partition {p} of topic {} ({n} partitions)", record.topic))))
+                return Err(ClientError::kafka(
+                    3,
+                    Some(format!(
+                        "partition {p} of topic {} ({n} partitions)",
+                        record.topic
+                    )),
+                ))
             }
             Some(p) => p,
             None => {
-                let size = records::estimate_record_size(record.key.as_deref(), record.value.as_deref(), &record.headers);
-                self.partitioner.partition(&record.topic, record.key.as_deref(), record.value.as_deref(), n, size, self.acc.config.batch_size)
+                let size = records::estimate_record_size(
+                    record.key.as_deref(),
+                    record.value.as_deref(),
+                    &record.headers,
+                );
+                self.partitioner.partition(
+                    &record.topic,
+                    record.key.as_deref(),
+                    record.value.as_deref(),
+                    n,
+                    size,
+                    self.acc.config.batch_size,
+                )
             }
         };
         let ts = record.timestamp.unwrap_or_else(now_ms);
-        self.acc.append((record.topic.clone(), partition), record, ts).await
+        self.acc
+            .append((record.topic.clone(), partition), record, ts)
+            .await
     }
 
     /// Sends a record and waits for its acknowledgement.

@@ -148,9 +148,8 @@ pub fn encode_record(
     value: Option<&[u8]>,
     headers: &[Header],
 ) {
-    let mut body = BytesMut::with_capacity(
-        16 + key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len),
-    );
+    let mut body =
+        BytesMut::with_capacity(16 + key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len));
     body.put_i8(0);
     put_varint(&mut body, timestamp_delta);
     put_varint(&mut body, offset_delta as i64);
@@ -230,6 +229,16 @@ pub fn build_batch(h: &BatchHeader, records: &[u8]) -> Result<Bytes> {
     Ok(out.freeze())
 }
 
+/// One decoded record: (offset, timestamp, timestamp type, key, value, headers).
+pub type DecodedRecord = (
+    i64,
+    i64,
+    TimestampType,
+    Option<Bytes>,
+    Option<Bytes>,
+    Vec<Header>,
+);
+
 /// One decoded batch.
 #[derive(Debug, Clone)]
 pub struct DecodedBatch {
@@ -238,7 +247,7 @@ pub struct DecodedBatch {
     pub producer_id: i64,
     pub transactional: bool,
     pub control: bool,
-    pub records: Vec<(i64, i64, TimestampType, Option<Bytes>, Option<Bytes>, Vec<Header>)>,
+    pub records: Vec<DecodedRecord>,
 }
 
 /// Decodes every complete batch in `buf`; a truncated trailing batch (a fetch cut at
@@ -276,7 +285,8 @@ pub fn decode_batches(mut buf: Bytes) -> Result<Vec<DecodedBatch>> {
             TimestampType::CreateTime
         };
         let decompress = |b: &mut Bytes| -> anyhow::Result<Bytes> {
-            let take = |x: &mut Bytes| -> anyhow::Result<Bytes> { Ok(x.copy_to_bytes(x.remaining())) };
+            let take =
+                |x: &mut Bytes| -> anyhow::Result<Bytes> { Ok(x.copy_to_bytes(x.remaining())) };
             match attributes & 0x07 {
                 0 => Ok(b.split_to(b.len())),
                 1 => <Gzip as Decompressor<Bytes>>::decompress(b, |x| take(x)),
@@ -343,8 +353,14 @@ mod tests {
             CompressionType::Zstd,
         ] {
             let hs = vec![
-                Header { key: "h".into(), value: Some(Bytes::from_static(b"1")) },
-                Header { key: "h".into(), value: None },
+                Header {
+                    key: "h".into(),
+                    value: Some(Bytes::from_static(b"1")),
+                },
+                Header {
+                    key: "h".into(),
+                    value: None,
+                },
             ];
             let mut recs = BytesMut::new();
             encode_record(&mut recs, 0, 0, Some(b"k"), Some(b"v"), &hs);
@@ -360,7 +376,8 @@ mod tests {
             };
             let b = build_batch(&h, &recs).unwrap();
             // kafka-protocol's decoder agrees on the bytes.
-            let theirs = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut b.clone()).unwrap();
+            let theirs =
+                kafka_protocol::records::RecordBatchDecoder::decode_all(&mut b.clone()).unwrap();
             assert_eq!(theirs[0].records.len(), 2);
             let ours = decode_batches(b).unwrap();
             let r = &ours[0].records;

@@ -7,12 +7,23 @@ use std::time::{Duration, Instant};
 
 async fn setup(partitions: i32, n: usize) -> TestBroker {
     let b = TestBroker::start().await;
-    b.admin().await.create_topic("t", partitions, &[]).await.unwrap();
-    let p = Producer::connect(b.producer_config(&[("linger.ms", "0")])).await.unwrap();
+    b.admin()
+        .await
+        .create_topic("t", partitions, &[])
+        .await
+        .unwrap();
+    let p = Producer::connect(b.producer_config(&[("linger.ms", "0")]))
+        .await
+        .unwrap();
     for i in 0..n {
-        p.send(ProducerRecord::new("t").partition((i % partitions as usize) as i32).key(format!("k{i}")).value(format!("v{i}")))
-            .await
-            .unwrap();
+        p.send(
+            ProducerRecord::new("t")
+                .partition((i % partitions as usize) as i32)
+                .key(format!("k{i}"))
+                .value(format!("v{i}")),
+        )
+        .await
+        .unwrap();
     }
     b
 }
@@ -34,7 +45,11 @@ async fn assigned_partitions_are_read_from_the_beginning_in_order() {
     let got = drain(&mut c, 20).await;
     assert_eq!(got.len(), 20);
     for p in 0..2 {
-        let offs: Vec<i64> = got.iter().filter(|r| r.partition == p).map(|r| r.offset).collect();
+        let offs: Vec<i64> = got
+            .iter()
+            .filter(|r| r.partition == p)
+            .map(|r| r.offset)
+            .collect();
         assert_eq!(offs, (0..10).collect::<Vec<_>>());
     }
     assert_eq!(c.position("t", 0).await.unwrap(), 10);
@@ -47,7 +62,10 @@ async fn seek_seek_to_beginning_and_seek_to_end_move_the_position() {
     c.assign(&[("t", 0)]).await.unwrap();
     c.seek("t", 0, 7).unwrap();
     let got = drain(&mut c, 3).await;
-    assert_eq!(got.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![7, 8, 9]);
+    assert_eq!(
+        got.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        vec![7, 8, 9]
+    );
     c.seek_to_beginning(&[("t", 0)]).unwrap();
     assert_eq!(c.position("t", 0).await.unwrap(), 0);
     assert_eq!(drain(&mut c, 10).await.len(), 10);
@@ -63,7 +81,13 @@ async fn seek_to_timestamp_starts_at_the_first_record_at_or_after_it() {
     let p = Producer::connect(b.producer_config(&[])).await.unwrap();
     let now = runnel_client::producer::now_ms();
     for i in 0..5 {
-        p.send(ProducerRecord::new("t").value("v").timestamp(now - 5000 + i * 1000)).await.unwrap();
+        p.send(
+            ProducerRecord::new("t")
+                .value("v")
+                .timestamp(now - 5000 + i * 1000),
+        )
+        .await
+        .unwrap();
     }
     let mut c = Consumer::connect(b.consumer_config(&[])).await.unwrap();
     c.assign(&[("t", 0)]).await.unwrap();
@@ -74,13 +98,17 @@ async fn seek_to_timestamp_starts_at_the_first_record_at_or_after_it() {
 #[tokio::test]
 async fn auto_offset_reset_latest_skips_old_records_and_none_is_an_error() {
     let b = setup(1, 5).await;
-    let mut latest = Consumer::connect(b.consumer_config(&[("auto.offset.reset", "latest")])).await.unwrap();
+    let mut latest = Consumer::connect(b.consumer_config(&[("auto.offset.reset", "latest")]))
+        .await
+        .unwrap();
     latest.assign(&[("t", 0)]).await.unwrap();
     assert_eq!(latest.position("t", 0).await.unwrap(), 5);
     let mut earliest = Consumer::connect(b.consumer_config(&[])).await.unwrap();
     earliest.assign(&[("t", 0)]).await.unwrap();
     assert_eq!(earliest.position("t", 0).await.unwrap(), 0);
-    let mut none = Consumer::connect(b.consumer_config(&[("auto.offset.reset", "none")])).await.unwrap();
+    let mut none = Consumer::connect(b.consumer_config(&[("auto.offset.reset", "none")]))
+        .await
+        .unwrap();
     none.assign(&[("t", 0)]).await.unwrap();
     let e = none.poll(Duration::from_millis(100)).await.unwrap_err();
     assert!(e.to_string().contains("auto.offset.reset=none"), "{e}");
@@ -109,7 +137,9 @@ async fn paused_partitions_return_nothing_until_resumed() {
 #[tokio::test]
 async fn max_poll_records_caps_each_poll() {
     let b = setup(1, 25).await;
-    let mut c = Consumer::connect(b.consumer_config(&[("max.poll.records", "10")])).await.unwrap();
+    let mut c = Consumer::connect(b.consumer_config(&[("max.poll.records", "10")]))
+        .await
+        .unwrap();
     c.assign(&[("t", 0)]).await.unwrap();
     let mut sizes = Vec::new();
     let mut total = 0;
@@ -126,9 +156,13 @@ async fn max_poll_records_caps_each_poll() {
 async fn max_partition_fetch_bytes_takes_more_fetches_to_read_the_same_records() {
     let b = TestBroker::start().await;
     b.admin().await.create_topic("t", 1, &[]).await.unwrap();
-    let p = Producer::connect(b.producer_config(&[("linger.ms", "0")])).await.unwrap();
+    let p = Producer::connect(b.producer_config(&[("linger.ms", "0")]))
+        .await
+        .unwrap();
     for _ in 0..20 {
-        p.send(ProducerRecord::new("t").value(vec![7u8; 1000])).await.unwrap();
+        p.send(ProducerRecord::new("t").value(vec![7u8; 1000]))
+            .await
+            .unwrap();
     }
     let fetches = |cfg: ConsumerConfig| async move {
         let mut c = Consumer::connect(cfg).await.unwrap();
@@ -146,13 +180,23 @@ async fn max_partition_fetch_bytes_takes_more_fetches_to_read_the_same_records()
 #[tokio::test]
 async fn fetch_min_bytes_makes_the_broker_wait_up_to_fetch_max_wait_ms() {
     let b = setup(1, 1).await;
-    let mut c = Consumer::connect(b.consumer_config(&[("fetch.min.bytes", "1000000"), ("fetch.max.wait.ms", "700")])).await.unwrap();
+    let mut c = Consumer::connect(
+        b.consumer_config(&[("fetch.min.bytes", "1000000"), ("fetch.max.wait.ms", "700")]),
+    )
+    .await
+    .unwrap();
     c.assign(&[("t", 0)]).await.unwrap();
     let start = Instant::now();
     let got = drain(&mut c, 1).await;
     assert_eq!(got.len(), 1);
-    assert!(start.elapsed() >= Duration::from_millis(650), "answered after {:?}", start.elapsed());
-    let mut eager = Consumer::connect(b.consumer_config(&[("fetch.max.wait.ms", "5000")])).await.unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_millis(650),
+        "answered after {:?}",
+        start.elapsed()
+    );
+    let mut eager = Consumer::connect(b.consumer_config(&[("fetch.max.wait.ms", "5000")]))
+        .await
+        .unwrap();
     eager.assign(&[("t", 0)]).await.unwrap();
     let start = Instant::now();
     assert_eq!(drain(&mut eager, 1).await.len(), 1);
@@ -172,7 +216,9 @@ async fn poll_starts_the_next_fetch_before_returning_records() {
     assert_eq!(c.fetches_in_flight(), 1);
     // A record produced now arrives through the fetch already waiting at the broker.
     let p = Producer::connect(b.producer_config(&[])).await.unwrap();
-    p.send(ProducerRecord::new("t").value("late")).await.unwrap();
+    p.send(ProducerRecord::new("t").value("late"))
+        .await
+        .unwrap();
     let got = drain(&mut c, 1).await;
     assert_eq!(got[0].value.as_deref(), Some(&b"late"[..]));
 }
@@ -180,7 +226,9 @@ async fn poll_starts_the_next_fetch_before_returning_records() {
 #[tokio::test]
 async fn isolation_level_read_committed_reads_non_transactional_records() {
     let b = setup(1, 4).await;
-    let mut c = Consumer::connect(b.consumer_config(&[("isolation.level", "read_committed")])).await.unwrap();
+    let mut c = Consumer::connect(b.consumer_config(&[("isolation.level", "read_committed")]))
+        .await
+        .unwrap();
     c.assign(&[("t", 0)]).await.unwrap();
     assert_eq!(drain(&mut c, 4).await.len(), 4);
 }
@@ -196,9 +244,19 @@ async fn positions_of_unassigned_partitions_are_an_error() {
 #[test]
 fn consumer_config_refusals_name_the_key_and_value() {
     let e = ConsumerConfig::from_pairs(&[("auto.offset.reset", "smallest")]).unwrap_err();
-    assert!(e.to_string().contains("auto.offset.reset=\"smallest\""), "{e}");
+    assert!(
+        e.to_string().contains("auto.offset.reset=\"smallest\""),
+        "{e}"
+    );
     let e = ConsumerConfig::from_pairs(&[("heartbeat.interval.ms", "50000")]).unwrap_err();
     assert!(e.to_string().contains("session.timeout.ms=45000"), "{e}");
     let c = ConsumerConfig::from_pairs(&[]).unwrap();
-    assert_eq!((c.max_poll_records, c.fetch_min_bytes, c.fetch_max_wait.as_millis()), (500, 1, 500));
+    assert_eq!(
+        (
+            c.max_poll_records,
+            c.fetch_min_bytes,
+            c.fetch_max_wait.as_millis()
+        ),
+        (500, 1, 500)
+    );
 }

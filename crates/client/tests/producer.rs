@@ -8,7 +8,12 @@ use runnel_client::{ClientError, Consumer, Producer, ProducerConfig, ProducerRec
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-async fn read_all(b: &TestBroker, topic: &str, partition: i32, n: usize) -> Vec<runnel_client::ConsumerRecord> {
+async fn read_all(
+    b: &TestBroker,
+    topic: &str,
+    partition: i32,
+    n: usize,
+) -> Vec<runnel_client::ConsumerRecord> {
     let mut c = Consumer::connect(b.consumer_config(&[])).await.unwrap();
     c.assign(&[(topic, partition)]).await.unwrap();
     let mut out = Vec::new();
@@ -24,9 +29,23 @@ async fn a_sent_record_comes_back_with_its_partition_offset_and_timestamp() {
     let b = TestBroker::start().await;
     b.admin().await.create_topic("t", 3, &[]).await.unwrap();
     let p = Producer::connect(b.producer_config(&[])).await.unwrap();
-    let m0 = p.send(ProducerRecord::new("t").partition(2).value("a").timestamp(1_700_000_000_000)).await.unwrap();
-    let m1 = p.send(ProducerRecord::new("t").partition(2).value("b")).await.unwrap();
-    assert_eq!((m0.partition, m0.offset, m0.timestamp), (2, 0, 1_700_000_000_000));
+    let m0 = p
+        .send(
+            ProducerRecord::new("t")
+                .partition(2)
+                .value("a")
+                .timestamp(1_700_000_000_000),
+        )
+        .await
+        .unwrap();
+    let m1 = p
+        .send(ProducerRecord::new("t").partition(2).value("b"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (m0.partition, m0.offset, m0.timestamp),
+        (2, 0, 1_700_000_000_000)
+    );
     assert_eq!((m1.partition, m1.offset), (2, 1));
 }
 
@@ -45,15 +64,41 @@ async fn headers_with_duplicate_keys_and_null_values_round_trip() {
     let got = read_all(&b, "t", 0, 1).await;
     assert_eq!(got[0].key.as_deref(), Some(&b"k"[..]));
     assert_eq!(got[0].value.as_deref(), Some(&[0u8, 255, 10][..]));
-    let hs: Vec<(String, Option<Vec<u8>>)> = got[0].headers.iter().map(|Header { key, value }| (key.clone(), value.as_ref().map(|v| v.to_vec()))).collect();
-    assert_eq!(hs, vec![("h".into(), Some(b"1".to_vec())), ("h".into(), Some(b"2".to_vec())), ("n".into(), None)]);
+    let hs: Vec<(String, Option<Vec<u8>>)> = got[0]
+        .headers
+        .iter()
+        .map(|Header { key, value }| (key.clone(), value.as_ref().map(|v| v.to_vec())))
+        .collect();
+    assert_eq!(
+        hs,
+        vec![
+            ("h".into(), Some(b"1".to_vec())),
+            ("h".into(), Some(b"2".to_vec())),
+            ("n".into(), None)
+        ]
+    );
 }
 
-async fn produce_requests_for(b: &TestBroker, settings: &[(&str, &str)], n: usize, size: usize) -> u64 {
-    let p = Producer::connect(b.producer_config(settings)).await.unwrap();
+async fn produce_requests_for(
+    b: &TestBroker,
+    settings: &[(&str, &str)],
+    n: usize,
+    size: usize,
+) -> u64 {
+    let p = Producer::connect(b.producer_config(settings))
+        .await
+        .unwrap();
     let mut futs = Vec::new();
     for _ in 0..n {
-        futs.push(p.enqueue(ProducerRecord::new("t").partition(0).value(vec![b'x'; size])).await.unwrap());
+        futs.push(
+            p.enqueue(
+                ProducerRecord::new("t")
+                    .partition(0)
+                    .value(vec![b'x'; size]),
+            )
+            .await
+            .unwrap(),
+        );
     }
     for f in futs {
         f.await.unwrap();
@@ -66,7 +111,9 @@ async fn linger_ms_gathers_records_into_fewer_produce_requests() {
     let b = TestBroker::start().await;
     b.admin().await.create_topic("t", 1, &[]).await.unwrap();
     // One record at a time, awaited: every record is its own request with linger.ms=0.
-    let p = Producer::connect(b.producer_config(&[("linger.ms", "0")])).await.unwrap();
+    let p = Producer::connect(b.producer_config(&[("linger.ms", "0")]))
+        .await
+        .unwrap();
     for _ in 0..20 {
         p.send(ProducerRecord::new("t").value("v")).await.unwrap();
     }
@@ -82,10 +129,20 @@ async fn batch_size_splits_records_into_more_requests() {
     b.admin().await.create_topic("t", 1, &[]).await.unwrap();
     // 40 records of 1000 bytes: one batch per request when batch.size fits ~2 records
     // (max.in.flight=1 so that each request carries the single front batch it may).
-    let big = produce_requests_for(&b, &[("linger.ms", "200"), ("batch.size", "100000")], 40, 1000).await;
+    let big = produce_requests_for(
+        &b,
+        &[("linger.ms", "200"), ("batch.size", "100000")],
+        40,
+        1000,
+    )
+    .await;
     let small = produce_requests_for(
         &b,
-        &[("linger.ms", "200"), ("batch.size", "2100"), ("max.request.size", "2200")],
+        &[
+            ("linger.ms", "200"),
+            ("batch.size", "2100"),
+            ("max.request.size", "2200"),
+        ],
         40,
         1000,
     )
@@ -112,21 +169,40 @@ async fn buffer_memory_blocks_send_then_fails_after_max_block_ms() {
     let mut queued = Vec::new();
     let err = loop {
         let start = Instant::now();
-        match p.enqueue(ProducerRecord::new("t").value(vec![1u8; 500])).await {
+        match p
+            .enqueue(ProducerRecord::new("t").value(vec![1u8; 500]))
+            .await
+        {
             Ok(f) => queued.push(f),
             Err(e) => break (e, start.elapsed()),
         }
         assert!(queued.len() < 20, "buffer.memory never filled");
     };
-    assert!(matches!(err.0, ClientError::BufferExhausted { .. }), "{}", err.0);
-    assert!(err.0.to_string().contains("buffer.memory=4000"), "{}", err.0);
-    assert!(err.1 >= Duration::from_millis(400), "failed after {:?}", err.1);
+    assert!(
+        matches!(err.0, ClientError::BufferExhausted { .. }),
+        "{}",
+        err.0
+    );
+    assert!(
+        err.0.to_string().contains("buffer.memory=4000"),
+        "{}",
+        err.0
+    );
+    assert!(
+        err.1 >= Duration::from_millis(400),
+        "failed after {:?}",
+        err.1
+    );
     assert!(queued.len() >= 6);
     // Room appears when queued records are sent: a blocked send then succeeds.
     let p = Arc::new(p);
     let waiter = {
         let p = p.clone();
-        tokio::spawn(async move { p.enqueue(ProducerRecord::new("t").value(vec![1u8; 500])).await.map(|_| ()) })
+        tokio::spawn(async move {
+            p.enqueue(ProducerRecord::new("t").value(vec![1u8; 500]))
+                .await
+                .map(|_| ())
+        })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     p.flush().await;
@@ -148,20 +224,30 @@ async fn delivery_timeout_ms_expires_records_when_the_broker_is_stopped() {
     ]))
     .await
     .unwrap();
-    p.send(ProducerRecord::new("t").value("before")).await.unwrap();
+    p.send(ProducerRecord::new("t").value("before"))
+        .await
+        .unwrap();
     b.handle.shutdown().await;
     let start = Instant::now();
-    let e = p.send(ProducerRecord::new("t").value("after")).await.unwrap_err();
+    let e = p
+        .send(ProducerRecord::new("t").value("after"))
+        .await
+        .unwrap_err();
     assert!(matches!(e, ClientError::DeliveryTimeout { .. }), "{e}");
     assert!(e.to_string().contains("delivery.timeout.ms=1500"), "{e}");
     let took = start.elapsed();
-    assert!(took >= Duration::from_millis(1400) && took < Duration::from_secs(10), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(1400) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
 }
 
 #[tokio::test]
 async fn retries_with_five_in_flight_keep_order_when_the_broker_drops_connections() {
     let fb = FlakyBroker::start(6_000).await;
-    let admin = runnel_client::Admin::connect_to(&fb.bootstrap()).await.unwrap();
+    let admin = runnel_client::Admin::connect_to(&fb.bootstrap())
+        .await
+        .unwrap();
     admin.create_topic("t", 1, &[]).await.unwrap();
     let cfg = ProducerConfig::from_pairs(&[
         ("bootstrap.servers", &fb.bootstrap()),
@@ -177,15 +263,25 @@ async fn retries_with_five_in_flight_keep_order_when_the_broker_drops_connection
     let n = 5000;
     let mut futs = Vec::new();
     for i in 0..n {
-        futs.push(p.enqueue(ProducerRecord::new("t").value(format!("{i:08}"))).await.unwrap());
+        futs.push(
+            p.enqueue(ProducerRecord::new("t").value(format!("{i:08}")))
+                .await
+                .unwrap(),
+        );
     }
     for f in futs {
         f.await.unwrap();
     }
     fb.enabled.store(false, std::sync::atomic::Ordering::SeqCst);
-    assert!(fb.cuts.load(std::sync::atomic::Ordering::SeqCst) >= 3, "the proxy cut too few connections");
+    assert!(
+        fb.cuts.load(std::sync::atomic::Ordering::SeqCst) >= 3,
+        "the proxy cut too few connections"
+    );
     let got = read_all(&fb.broker, "t", 0, n).await;
-    let values: Vec<String> = got.iter().map(|r| String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap()).collect();
+    let values: Vec<String> = got
+        .iter()
+        .map(|r| String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap())
+        .collect();
     let want: Vec<String> = (0..n).map(|i| format!("{i:08}")).collect();
     assert_eq!(values.len(), n, "duplicates or losses");
     assert_eq!(values, want);
@@ -195,9 +291,14 @@ async fn retries_with_five_in_flight_keep_order_when_the_broker_drops_connection
 async fn acks_zero_gets_no_offsets_but_the_records_land() {
     let b = TestBroker::start().await;
     b.admin().await.create_topic("t", 1, &[]).await.unwrap();
-    let p = Producer::connect(b.producer_config(&[("acks", "0")])).await.unwrap();
+    let p = Producer::connect(b.producer_config(&[("acks", "0")]))
+        .await
+        .unwrap();
     for i in 0..5 {
-        let m = p.send(ProducerRecord::new("t").value(format!("{i}"))).await.unwrap();
+        let m = p
+            .send(ProducerRecord::new("t").value(format!("{i}")))
+            .await
+            .unwrap();
         assert_eq!(m.offset, -1);
     }
     assert_eq!(read_all(&b, "t", 0, 5).await.len(), 5);
@@ -206,12 +307,33 @@ async fn acks_zero_gets_no_offsets_but_the_records_land() {
 #[tokio::test]
 async fn acks_all_is_refused_below_min_insync_replicas_while_acks_one_is_not() {
     let b = TestBroker::start().await;
-    b.admin().await.create_topic("t", 1, &[("min.insync.replicas", "2")]).await.unwrap();
-    let all = Producer::connect(b.producer_config(&[("acks", "all"), ("enable.idempotence", "false"), ("retries", "0")])).await.unwrap();
-    let e = all.send(ProducerRecord::new("t").value("x")).await.unwrap_err();
+    b.admin()
+        .await
+        .create_topic("t", 1, &[("min.insync.replicas", "2")])
+        .await
+        .unwrap();
+    let all = Producer::connect(b.producer_config(&[
+        ("acks", "all"),
+        ("enable.idempotence", "false"),
+        ("retries", "0"),
+    ]))
+    .await
+    .unwrap();
+    let e = all
+        .send(ProducerRecord::new("t").value("x"))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some(19), "{e}");
-    let one = Producer::connect(b.producer_config(&[("acks", "1")])).await.unwrap();
-    assert_eq!(one.send(ProducerRecord::new("t").value("x")).await.unwrap().offset, 0);
+    let one = Producer::connect(b.producer_config(&[("acks", "1")]))
+        .await
+        .unwrap();
+    assert_eq!(
+        one.send(ProducerRecord::new("t").value("x"))
+            .await
+            .unwrap()
+            .offset,
+        0
+    );
 }
 
 #[tokio::test]
@@ -224,10 +346,19 @@ async fn every_compression_type_is_written_as_such_and_reads_back() {
     for (i, c) in ["none", "gzip", "snappy", "lz4", "zstd"].iter().enumerate() {
         let topic = format!("t-{c}");
         admin.create_topic(&topic, 1, &[]).await.unwrap();
-        let p = Producer::connect(b.producer_config(&[("compression.type", c), ("linger.ms", "50")])).await.unwrap();
+        let p =
+            Producer::connect(b.producer_config(&[("compression.type", c), ("linger.ms", "50")]))
+                .await
+                .unwrap();
         let mut futs = Vec::new();
         for j in 0..50 {
-            futs.push(p.enqueue(ProducerRecord::new(&topic).value(format!("value-{j}-{}", "z".repeat(50)))).await.unwrap());
+            futs.push(
+                p.enqueue(
+                    ProducerRecord::new(&topic).value(format!("value-{j}-{}", "z".repeat(50))),
+                )
+                .await
+                .unwrap(),
+            );
         }
         for f in futs {
             f.await.unwrap();
@@ -246,11 +377,15 @@ async fn every_compression_type_is_written_as_such_and_reads_back() {
         let conn = admin.cluster().any().await.unwrap();
         let resp = conn.send(&req).await.unwrap();
         let mut bytes = resp.responses[0].partitions[0].records.clone().unwrap();
-        let info = kafka_protocol::records::RecordBatchDecoder::decode_batch_info(&mut bytes).unwrap();
+        let info =
+            kafka_protocol::records::RecordBatchDecoder::decode_batch_info(&mut bytes).unwrap();
         assert_eq!(info[0].compression as usize, i, "{c}");
         let got = read_all(&b, &topic, 0, 50).await;
         assert_eq!(got.len(), 50, "{c}");
-        assert_eq!(got[49].value.as_deref(), Some(format!("value-49-{}", "z".repeat(50)).as_bytes()));
+        assert_eq!(
+            got[49].value.as_deref(),
+            Some(format!("value-49-{}", "z".repeat(50)).as_bytes())
+        );
     }
 }
 
@@ -274,24 +409,39 @@ async fn idempotence_is_on_by_default_and_batches_carry_a_producer_id_and_sequen
             req.replica_id = BrokerId(-1);
             req.max_bytes = 1 << 20;
             req.topics = vec![ft];
-            let resp = admin.cluster().any().await.unwrap().send(&req).await.unwrap();
+            let resp = admin
+                .cluster()
+                .any()
+                .await
+                .unwrap()
+                .send(&req)
+                .await
+                .unwrap();
             let mut bytes = resp.responses[0].partitions[0].records.clone().unwrap();
             kafka_protocol::records::RecordBatchDecoder::decode_batch_info(&mut bytes).unwrap()
         }
     };
     admin.create_topic("idem", 1, &[]).await.unwrap();
     admin.create_topic("plain", 1, &[]).await.unwrap();
-    let p = Producer::connect(b.producer_config(&[("linger.ms", "0")])).await.unwrap();
+    let p = Producer::connect(b.producer_config(&[("linger.ms", "0")]))
+        .await
+        .unwrap();
     for i in 0..3 {
-        p.send(ProducerRecord::new("idem").value(format!("{i}"))).await.unwrap();
+        p.send(ProducerRecord::new("idem").value(format!("{i}")))
+            .await
+            .unwrap();
     }
     let infos = fetch_infos("idem").await;
     assert!(infos[0].producer_id >= 0);
     let seqs: Vec<i32> = infos.iter().map(|i| i.base_sequence).collect();
     assert_eq!(seqs, vec![0, 1, 2]);
     assert_eq!(p.cluster().metrics.requests(ApiKey::InitProducerId), 1);
-    let q = Producer::connect(b.producer_config(&[("enable.idempotence", "false")])).await.unwrap();
-    q.send(ProducerRecord::new("plain").value("x")).await.unwrap();
+    let q = Producer::connect(b.producer_config(&[("enable.idempotence", "false")]))
+        .await
+        .unwrap();
+    q.send(ProducerRecord::new("plain").value("x"))
+        .await
+        .unwrap();
     let infos = fetch_infos("plain").await;
     assert_eq!((infos[0].producer_id, infos[0].base_sequence), (-1, -1));
 }
@@ -303,13 +453,21 @@ async fn keyed_records_go_to_murmur2_partitions_and_keyless_ones_stick() {
     let p = Producer::connect(b.producer_config(&[])).await.unwrap();
     for i in 0..30 {
         let key = format!("key-{i}");
-        let m = p.send(ProducerRecord::new("t").key(key.clone()).value("v")).await.unwrap();
+        let m = p
+            .send(ProducerRecord::new("t").key(key.clone()).value("v"))
+            .await
+            .unwrap();
         assert_eq!(m.partition, partition_for_key(key.as_bytes(), 6), "{key}");
     }
     // Keyless records well under batch.size all land on one partition.
     let mut parts = std::collections::HashSet::new();
     for _ in 0..10 {
-        parts.insert(p.send(ProducerRecord::new("t").value("v")).await.unwrap().partition);
+        parts.insert(
+            p.send(ProducerRecord::new("t").value("v"))
+                .await
+                .unwrap()
+                .partition,
+        );
     }
     assert_eq!(parts.len(), 1);
 }
@@ -318,24 +476,52 @@ async fn keyed_records_go_to_murmur2_partitions_and_keyless_ones_stick() {
 async fn round_robin_and_custom_partitioners_place_records_as_told() {
     let b = TestBroker::start().await;
     b.admin().await.create_topic("t", 3, &[]).await.unwrap();
-    let rr = Producer::connect(b.producer_config(&[("partitioner.class", "round_robin")])).await.unwrap();
+    let rr = Producer::connect(b.producer_config(&[("partitioner.class", "round_robin")]))
+        .await
+        .unwrap();
     let mut got = Vec::new();
     for _ in 0..6 {
-        got.push(rr.send(ProducerRecord::new("t").key("same").value("v")).await.unwrap().partition);
+        got.push(
+            rr.send(ProducerRecord::new("t").key("same").value("v"))
+                .await
+                .unwrap()
+                .partition,
+        );
     }
     assert_eq!(got, vec![0, 1, 2, 0, 1, 2]);
-    let custom = Partitioner::Custom(Arc::new(|_t: &str, _k: Option<&[u8]>, v: Option<&[u8]>, n: i32| v.map_or(0, |v| v.len() as i32 % n)));
-    let c = Producer::with_partitioner(b.producer_config(&[]), custom).await.unwrap();
-    assert_eq!(c.send(ProducerRecord::new("t").value("ab")).await.unwrap().partition, 2);
-    assert_eq!(c.send(ProducerRecord::new("t").value("abc")).await.unwrap().partition, 0);
+    let custom = Partitioner::Custom(Arc::new(
+        |_t: &str, _k: Option<&[u8]>, v: Option<&[u8]>, n: i32| v.map_or(0, |v| v.len() as i32 % n),
+    ));
+    let c = Producer::with_partitioner(b.producer_config(&[]), custom)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.send(ProducerRecord::new("t").value("ab"))
+            .await
+            .unwrap()
+            .partition,
+        2
+    );
+    assert_eq!(
+        c.send(ProducerRecord::new("t").value("abc"))
+            .await
+            .unwrap()
+            .partition,
+        0
+    );
 }
 
 #[tokio::test]
 async fn a_record_above_max_request_size_is_refused_naming_the_setting() {
     let b = TestBroker::start().await;
     b.admin().await.create_topic("t", 1, &[]).await.unwrap();
-    let p = Producer::connect(b.producer_config(&[("max.request.size", "1000")])).await.unwrap();
-    let e = p.send(ProducerRecord::new("t").value(vec![0u8; 2000])).await.unwrap_err();
+    let p = Producer::connect(b.producer_config(&[("max.request.size", "1000")]))
+        .await
+        .unwrap();
+    let e = p
+        .send(ProducerRecord::new("t").value(vec![0u8; 2000]))
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("max.request.size=1000"), "{e}");
 }
 
@@ -343,7 +529,10 @@ async fn a_record_above_max_request_size_is_refused_naming_the_setting() {
 async fn sending_to_an_unknown_topic_fails_with_unknown_topic_or_partition() {
     let b = TestBroker::start().await;
     let p = Producer::connect(b.producer_config(&[])).await.unwrap();
-    let e = p.send(ProducerRecord::new("nope").value("x")).await.unwrap_err();
+    let e = p
+        .send(ProducerRecord::new("nope").value("x"))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some(3), "{e}");
 }
 
@@ -351,30 +540,66 @@ async fn sending_to_an_unknown_topic_fails_with_unknown_topic_or_partition() {
 async fn close_sends_what_is_queued_and_later_sends_fail() {
     let b = TestBroker::start().await;
     b.admin().await.create_topic("t", 1, &[]).await.unwrap();
-    let p = Producer::connect(b.producer_config(&[("linger.ms", "10000")])).await.unwrap();
-    let f = p.enqueue(ProducerRecord::new("t").value("x")).await.unwrap();
+    let p = Producer::connect(b.producer_config(&[("linger.ms", "10000")]))
+        .await
+        .unwrap();
+    let f = p
+        .enqueue(ProducerRecord::new("t").value("x"))
+        .await
+        .unwrap();
     p.close(Duration::from_secs(10)).await;
     assert_eq!(f.await.unwrap().offset, 0);
-    assert!(matches!(p.send(ProducerRecord::new("t").value("y")).await, Err(ClientError::Closed)));
+    assert!(matches!(
+        p.send(ProducerRecord::new("t").value("y")).await,
+        Err(ClientError::Closed)
+    ));
 }
 
 #[test]
 fn producer_config_refusals_name_the_key_and_value() {
     let e = ProducerConfig::from_pairs(&[("linger.ms", "soon")]).unwrap_err();
-    assert_eq!(e.to_string(), "invalid configuration linger.ms=\"soon\": not a number in range");
-    let e = ProducerConfig::from_pairs(&[("delivery.timeout.ms", "1000"), ("request.timeout.ms", "900"), ("linger.ms", "200")]).unwrap_err();
-    assert!(e.to_string().contains("delivery.timeout.ms=\"1000\""), "{e}");
-    assert!(e.to_string().contains("request.timeout.ms + linger.ms = 1100"), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "invalid configuration linger.ms=\"soon\": not a number in range"
+    );
+    let e = ProducerConfig::from_pairs(&[
+        ("delivery.timeout.ms", "1000"),
+        ("request.timeout.ms", "900"),
+        ("linger.ms", "200"),
+    ])
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("delivery.timeout.ms=\"1000\""),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("request.timeout.ms + linger.ms = 1100"),
+        "{e}"
+    );
     let e = ProducerConfig::from_pairs(&[("acks", "2")]).unwrap_err();
     assert!(e.to_string().contains("acks=\"2\""), "{e}");
-    let e = ProducerConfig::from_pairs(&[("enable.idempotence", "true"), ("acks", "1")]).unwrap_err();
+    let e =
+        ProducerConfig::from_pairs(&[("enable.idempotence", "true"), ("acks", "1")]).unwrap_err();
     assert!(e.to_string().contains("acks"), "{e}");
     let e = ProducerConfig::from_pairs(&[("compresion.type", "gzip")]).unwrap_err();
     assert!(e.to_string().contains("unknown configuration key"), "{e}");
     // Defaults are Kafka's.
     let c = ProducerConfig::from_pairs(&[]).unwrap();
-    assert_eq!((c.batch_size, c.buffer_memory, c.max_in_flight, c.linger.as_millis()), (16384, 33554432, 5, 5));
+    assert_eq!(
+        (
+            c.batch_size,
+            c.buffer_memory,
+            c.max_in_flight,
+            c.linger.as_millis()
+        ),
+        (16384, 33554432, 5, 5)
+    );
     assert!(c.enable_idempotence);
     // acks=1 without an explicit enable.idempotence quietly turns idempotence off.
-    assert!(!ProducerConfig::from_pairs(&[("acks", "1")]).unwrap().enable_idempotence);
+    assert!(
+        !ProducerConfig::from_pairs(&[("acks", "1")])
+            .unwrap()
+            .enable_idempotence
+    );
 }

@@ -21,7 +21,8 @@ pub async fn run(bootstrap: &str, cmd: ClusterCmd) -> Result<()> {
     let d = admin.describe_cluster().await?;
     let md = admin.cluster().refresh_all().await?;
     // Replicas and leaders per broker: the skew an operator balances.
-    let mut counts: BTreeMap<i32, (usize, usize)> = d.brokers.iter().map(|b| (b.node_id, (0, 0))).collect();
+    let mut counts: BTreeMap<i32, (usize, usize)> =
+        d.brokers.iter().map(|b| (b.node_id, (0, 0))).collect();
     for t in md.topics.values() {
         for p in t.partitions.iter().filter(|p| p.partition >= 0) {
             for r in &p.replicas {
@@ -40,7 +41,10 @@ pub async fn run(bootstrap: &str, cmd: ClusterCmd) -> Result<()> {
                        "controller": b.node_id == d.controller, "partitions": p, "leaders": l})
             })
             .collect();
-        println!("{}", json!({"cluster_id": d.cluster_id, "controller": d.controller, "brokers": brokers}));
+        println!(
+            "{}",
+            json!({"cluster_id": d.cluster_id, "controller": d.controller, "brokers": brokers})
+        );
     } else {
         println!("Cluster ID: {}\nController: {}", d.cluster_id, d.controller);
         let rows: Vec<Vec<String>> = d
@@ -52,13 +56,30 @@ pub async fn run(bootstrap: &str, cmd: ClusterCmd) -> Result<()> {
                     b.node_id.to_string(),
                     format!("{}:{}", b.host, b.port),
                     b.rack.clone().unwrap_or_else(|| "-".into()),
-                    if b.node_id == d.controller { "yes".into() } else { "".into() },
+                    if b.node_id == d.controller {
+                        "yes".into()
+                    } else {
+                        "".into()
+                    },
                     p.to_string(),
                     l.to_string(),
                 ]
             })
             .collect();
-        print!("{}", table(&["ID", "ADDRESS", "RACK", "CONTROLLER", "PARTITIONS", "LEADERS"], &rows));
+        print!(
+            "{}",
+            table(
+                &[
+                    "ID",
+                    "ADDRESS",
+                    "RACK",
+                    "CONTROLLER",
+                    "PARTITIONS",
+                    "LEADERS"
+                ],
+                &rows
+            )
+        );
     }
     admin.close().await;
     Ok(())

@@ -53,9 +53,20 @@ pub struct Args {
 }
 
 pub async fn run(bootstrap: &str, args: Args) -> Result<()> {
-    let props: Vec<(String, String)> = args.properties.iter().map(|p| kv(p)).collect::<Result<_>>()?;
-    let reset = if args.from_beginning { "earliest" } else { "latest" };
-    let mut pairs: Vec<(&str, &str)> = vec![("bootstrap.servers", bootstrap), ("auto.offset.reset", reset)];
+    let props: Vec<(String, String)> = args
+        .properties
+        .iter()
+        .map(|p| kv(p))
+        .collect::<Result<_>>()?;
+    let reset = if args.from_beginning {
+        "earliest"
+    } else {
+        "latest"
+    };
+    let mut pairs: Vec<(&str, &str)> = vec![
+        ("bootstrap.servers", bootstrap),
+        ("auto.offset.reset", reset),
+    ];
     if let Some(g) = &args.group {
         pairs.push(("group.id", g));
         // Offsets of printed records are committed after each batch (not positions, which
@@ -72,7 +83,11 @@ pub async fn run(bootstrap: &str, args: Args) -> Result<()> {
         if args.partition.is_some() || args.offset.is_some() || args.timestamp.is_some() {
             anyhow::bail!("--group takes its partitions and offsets from the group: drop --partition/--offset/--timestamp");
         }
-        consumer.cluster().topic(topic).await.with_context(|| format!("consuming {topic}"))?;
+        consumer
+            .cluster()
+            .topic(topic)
+            .await
+            .with_context(|| format!("consuming {topic}"))?;
         consumer.subscribe(&[topic])?;
         return print_loop(consumer, &args).await;
     }
@@ -105,7 +120,10 @@ async fn print_loop(mut consumer: Consumer, args: &Args) -> Result<()> {
         if args.count.is_some_and(|c| seen >= c) {
             break;
         }
-        if args.timeout_ms.is_some_and(|t| last.elapsed() >= Duration::from_millis(t)) {
+        if args
+            .timeout_ms
+            .is_some_and(|t| last.elapsed() >= Duration::from_millis(t))
+        {
             break;
         }
         let records = consumer.poll(Duration::from_millis(200)).await?;
@@ -145,7 +163,11 @@ fn text(b: &Option<bytes::Bytes>) -> serde_json::Value {
 }
 
 fn to_json(r: &ConsumerRecord) -> serde_json::Value {
-    let headers: Vec<_> = r.headers.iter().map(|h| json!({"key": h.key, "value": text(&h.value)})).collect();
+    let headers: Vec<_> = r
+        .headers
+        .iter()
+        .map(|h| json!({"key": h.key, "value": text(&h.value)}))
+        .collect();
     json!({
         "topic": r.topic, "partition": r.partition, "offset": r.offset, "timestamp": r.timestamp,
         "timestamp_type": match r.timestamp_type {

@@ -7,6 +7,18 @@ use runnel_client::admin::OffsetSpec;
 use serde_json::json;
 use std::collections::BTreeMap;
 
+/// topic, partition, committed, log end, lag, member id, host, client id.
+type Row = (
+    String,
+    i32,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    String,
+    String,
+    String,
+);
+
 #[derive(Subcommand)]
 pub enum GroupCmd {
     /// List consumer groups with their state.
@@ -59,7 +71,10 @@ pub async fn run(bootstrap: &str, cmd: GroupCmd) -> Result<()> {
                     .collect();
                 println!("{}", json!(v));
             } else {
-                let rows: Vec<Vec<String>> = groups.iter().map(|g| vec![g.group_id.clone(), g.state.clone()]).collect();
+                let rows: Vec<Vec<String>> = groups
+                    .iter()
+                    .map(|g| vec![g.group_id.clone(), g.state.clone()])
+                    .collect();
                 print!("{}", table(&["GROUP", "STATE"], &rows));
             }
         }
@@ -69,7 +84,8 @@ pub async fn run(bootstrap: &str, cmd: GroupCmd) -> Result<()> {
                 bail!("group {group} does not exist");
             }
             let committed = admin.list_group_offsets(&group).await?;
-            let mut owner: BTreeMap<(String, i32), &runnel_client::admin::MemberDescription> = BTreeMap::new();
+            let mut owner: BTreeMap<(String, i32), &runnel_client::admin::MemberDescription> =
+                BTreeMap::new();
             for m in &d.members {
                 for tp in &m.assignment {
                     owner.insert(tp.clone(), m);
@@ -80,12 +96,16 @@ pub async fn run(bootstrap: &str, cmd: GroupCmd) -> Result<()> {
             tps.sort();
             tps.dedup();
             let mut ends: BTreeMap<String, BTreeMap<i32, i64>> = BTreeMap::new();
-            for t in tps.iter().map(|(t, _)| t.clone()).collect::<std::collections::BTreeSet<_>>() {
+            for t in tps
+                .iter()
+                .map(|(t, _)| t.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+            {
                 if let Ok(o) = admin.list_offsets(&t, OffsetSpec::Latest).await {
                     ends.insert(t, o.into_iter().map(|(p, l)| (p, l.offset)).collect());
                 }
             }
-            let rows: Vec<(String, i32, Option<i64>, Option<i64>, Option<i64>, String, String, String)> = tps
+            let rows: Vec<Row> = tps
                 .iter()
                 .map(|tp| {
                     let cur = committed.get(tp).map(|c| c.0);
@@ -119,18 +139,66 @@ pub async fn run(bootstrap: &str, cmd: GroupCmd) -> Result<()> {
                     .map(|m| json!({"member_id": m.member_id, "instance_id": m.instance_id, "client_id": m.client_id,
                                     "host": m.host, "assignment": m.assignment.iter().map(|(t, p)| json!({"topic": t, "partition": p})).collect::<Vec<_>>()}))
                     .collect();
-                println!("{}", json!({"group": group, "state": d.state, "protocol": d.protocol, "members": members, "partitions": parts}));
+                println!(
+                    "{}",
+                    json!({"group": group, "state": d.state, "protocol": d.protocol, "members": members, "partitions": parts})
+                );
             } else {
-                println!("Group: {group}\tState: {}\tProtocol: {}\tMembers: {}", d.state, d.protocol, d.members.len());
+                println!(
+                    "Group: {group}\tState: {}\tProtocol: {}\tMembers: {}",
+                    d.state,
+                    d.protocol,
+                    d.members.len()
+                );
                 let o = |v: Option<i64>| v.map_or("-".to_string(), |v| v.to_string());
                 let rows: Vec<Vec<String>> = rows
                     .iter()
-                    .map(|r| vec![r.0.clone(), r.1.to_string(), o(r.2), o(r.3), o(r.4), if r.5.is_empty() { "-".into() } else { r.5.clone() }, r.6.clone(), r.7.clone()])
+                    .map(|r| {
+                        vec![
+                            r.0.clone(),
+                            r.1.to_string(),
+                            o(r.2),
+                            o(r.3),
+                            o(r.4),
+                            if r.5.is_empty() {
+                                "-".into()
+                            } else {
+                                r.5.clone()
+                            },
+                            r.6.clone(),
+                            r.7.clone(),
+                        ]
+                    })
                     .collect();
-                print!("{}", table(&["TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID"], &rows));
+                print!(
+                    "{}",
+                    table(
+                        &[
+                            "TOPIC",
+                            "PARTITION",
+                            "CURRENT-OFFSET",
+                            "LOG-END-OFFSET",
+                            "LAG",
+                            "CONSUMER-ID",
+                            "HOST",
+                            "CLIENT-ID"
+                        ],
+                        &rows
+                    )
+                );
             }
         }
-        GroupCmd::ResetOffsets { group, topic, to_earliest, to_latest, to_timestamp, to_offset, shift_by, execute, json } => {
+        GroupCmd::ResetOffsets {
+            group,
+            topic,
+            to_earliest,
+            to_latest,
+            to_timestamp,
+            to_offset,
+            shift_by,
+            execute,
+            json,
+        } => {
             let d = admin.describe_groups(&[&group]).await?.remove(0);
             if !d.members.is_empty() || !matches!(d.state.as_str(), "Empty" | "Dead") {
                 bail!("group {group} is active ({} with {} members): stop its consumers before resetting offsets", d.state, d.members.len());
@@ -141,7 +209,11 @@ pub async fn run(bootstrap: &str, cmd: GroupCmd) -> Result<()> {
             let clamp = |p: i32, o: i64| o.clamp(earliest[&p].offset, latest[&p].offset);
             let mut plan: Vec<((String, i32), i64)> = Vec::new();
             let by_ts = match to_timestamp {
-                Some(ts) => Some(admin.list_offsets(&topic, OffsetSpec::Timestamp(ts)).await?),
+                Some(ts) => Some(
+                    admin
+                        .list_offsets(&topic, OffsetSpec::Timestamp(ts))
+                        .await?,
+                ),
                 None => None,
             };
             for p in latest.keys() {
@@ -151,11 +223,17 @@ pub async fn run(bootstrap: &str, cmd: GroupCmd) -> Result<()> {
                     latest[p].offset
                 } else if let Some(ts) = &by_ts {
                     let o = ts[p].offset;
-                    if o < 0 { latest[p].offset } else { o }
+                    if o < 0 {
+                        latest[p].offset
+                    } else {
+                        o
+                    }
                 } else if let Some(o) = to_offset {
                     clamp(*p, o)
                 } else if let Some(n) = shift_by {
-                    let cur = committed.get(&(topic.clone(), *p)).map_or(earliest[p].offset, |c| c.0);
+                    let cur = committed
+                        .get(&(topic.clone(), *p))
+                        .map_or(earliest[p].offset, |c| c.0);
                     clamp(*p, cur + n)
                 } else {
                     bail!("choose one of --to-earliest, --to-latest, --to-timestamp, --to-offset, --shift-by");
@@ -166,10 +244,19 @@ pub async fn run(bootstrap: &str, cmd: GroupCmd) -> Result<()> {
                 admin.alter_group_offsets(&group, &plan).await?;
             }
             if json {
-                let v: Vec<_> = plan.iter().map(|((t, p), o)| json!({"topic": t, "partition": p, "new_offset": o})).collect();
-                println!("{}", json!({"group": group, "executed": execute, "offsets": v}));
+                let v: Vec<_> = plan
+                    .iter()
+                    .map(|((t, p), o)| json!({"topic": t, "partition": p, "new_offset": o}))
+                    .collect();
+                println!(
+                    "{}",
+                    json!({"group": group, "executed": execute, "offsets": v})
+                );
             } else {
-                let rows: Vec<Vec<String>> = plan.iter().map(|((t, p), o)| vec![t.clone(), p.to_string(), o.to_string()]).collect();
+                let rows: Vec<Vec<String>> = plan
+                    .iter()
+                    .map(|((t, p), o)| vec![t.clone(), p.to_string(), o.to_string()])
+                    .collect();
                 print!("{}", table(&["TOPIC", "PARTITION", "NEW-OFFSET"], &rows));
                 if !execute {
                     println!("Dry run: add --execute to apply.");

@@ -13,7 +13,10 @@ use runnel_client::{Admin, CommonConfig};
 
 /// An admin client for `--bootstrap-server`, with a clear error when nothing answers.
 pub async fn admin(bootstrap: &str) -> Result<Admin> {
-    let cfg = CommonConfig::from_pairs(&[("bootstrap.servers", bootstrap), ("request.timeout.ms", "10000")])?;
+    let cfg = CommonConfig::from_pairs(&[
+        ("bootstrap.servers", bootstrap),
+        ("request.timeout.ms", "10000"),
+    ])?;
     Admin::connect(cfg)
         .await
         .with_context(|| format!("cannot reach the cluster at {bootstrap}"))

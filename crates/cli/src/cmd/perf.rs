@@ -57,7 +57,9 @@ pub enum PerfCmd {
 fn bar(n: u64) -> ProgressBar {
     let pb = ProgressBar::new(n);
     pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} records  {per_sec}  eta {eta}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} records  {per_sec}  eta {eta}")
+    {
         pb.set_style(style);
     }
     pb
@@ -65,8 +67,20 @@ fn bar(n: u64) -> ProgressBar {
 
 pub async fn run(bootstrap: &str, cmd: PerfCmd) -> Result<()> {
     match cmd {
-        PerfCmd::Produce { topic, num_records, record_size, throughput, acks, batch_size, linger_ms, compression, properties, json } => {
-            let props: Vec<(String, String)> = properties.iter().map(|p| kv(p)).collect::<Result<_>>()?;
+        PerfCmd::Produce {
+            topic,
+            num_records,
+            record_size,
+            throughput,
+            acks,
+            batch_size,
+            linger_ms,
+            compression,
+            properties,
+            json,
+        } => {
+            let props: Vec<(String, String)> =
+                properties.iter().map(|p| kv(p)).collect::<Result<_>>()?;
             let (bs, lm) = (batch_size.to_string(), linger_ms.to_string());
             let mut pairs: Vec<(&str, &str)> = vec![
                 ("bootstrap.servers", bootstrap),
@@ -80,12 +94,20 @@ pub async fn run(bootstrap: &str, cmd: PerfCmd) -> Result<()> {
                 .await
                 .with_context(|| format!("cannot reach the cluster at {bootstrap}"))?;
             // Fail early and clearly on an unknown topic.
-            producer.cluster().topic(&topic).await.with_context(|| format!("topic {topic}"))?;
+            producer
+                .cluster()
+                .topic(&topic)
+                .await
+                .with_context(|| format!("topic {topic}"))?;
             let payload = bytes::Bytes::from(vec![b'x'; record_size]);
             let pb = bar(num_records);
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<(Instant, runnel_client::producer::DeliveryFuture)>(100_000);
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<(
+                Instant,
+                runnel_client::producer::DeliveryFuture,
+            )>(100_000);
             let collector = tokio::spawn(async move {
-                let mut h = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("histogram");
+                let mut h =
+                    Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("histogram");
                 let mut first_error = None;
                 while let Some((start, f)) = rx.recv().await {
                     match f.await {
@@ -108,7 +130,9 @@ pub async fn run(bootstrap: &str, cmd: PerfCmd) -> Result<()> {
                         tokio::time::sleep(due - now).await;
                     }
                 }
-                let f = producer.enqueue(ProducerRecord::new(&topic).value(payload.clone())).await?;
+                let f = producer
+                    .enqueue(ProducerRecord::new(&topic).value(payload.clone()))
+                    .await?;
                 tx.send((Instant::now(), f)).await.ok();
                 if i % 1000 == 0 {
                     pb.set_position(i);
@@ -120,18 +144,24 @@ pub async fn run(bootstrap: &str, cmd: PerfCmd) -> Result<()> {
             pb.finish_and_clear();
             producer.close(Duration::from_secs(5)).await;
             if let Some(e) = err {
-                anyhow::bail!("{} of {num_records} records failed; first error: {e}", num_records - h.len());
+                anyhow::bail!(
+                    "{} of {num_records} records failed; first error: {e}",
+                    num_records - h.len()
+                );
             }
             let ms = |v: u64| v as f64 / 1000.0;
             let rps = num_records as f64 / elapsed;
             let mbps = rps * record_size as f64 / (1024.0 * 1024.0);
             if json {
-                println!("{}", json!({
-                    "records": num_records, "record_size": record_size, "elapsed_s": elapsed,
-                    "records_per_sec": rps, "mb_per_sec": mbps,
-                    "latency_ms": {"avg": h.mean() / 1000.0, "p50": ms(h.value_at_quantile(0.5)),
-                        "p99": ms(h.value_at_quantile(0.99)), "p999": ms(h.value_at_quantile(0.999)), "max": ms(h.max())}
-                }));
+                println!(
+                    "{}",
+                    json!({
+                        "records": num_records, "record_size": record_size, "elapsed_s": elapsed,
+                        "records_per_sec": rps, "mb_per_sec": mbps,
+                        "latency_ms": {"avg": h.mean() / 1000.0, "p50": ms(h.value_at_quantile(0.5)),
+                            "p99": ms(h.value_at_quantile(0.99)), "p999": ms(h.value_at_quantile(0.999)), "max": ms(h.max())}
+                    })
+                );
             } else {
                 println!(
                     "{num_records} records sent, {rps:.1} records/sec ({mbps:.2} MB/sec), {:.2} ms avg latency, {:.2} ms max latency, {:.2} ms 50th, {:.2} ms 99th, {:.2} ms 99.9th.",
@@ -139,10 +169,22 @@ pub async fn run(bootstrap: &str, cmd: PerfCmd) -> Result<()> {
                 );
             }
         }
-        PerfCmd::Consume { topic, messages, timeout_ms, json } => {
-            let cfg = ConsumerConfig::from_pairs(&[("bootstrap.servers", bootstrap), ("auto.offset.reset", "earliest")])?;
-            let mut c = Consumer::connect(cfg).await.with_context(|| format!("cannot reach the cluster at {bootstrap}"))?;
-            c.assign_topic(&topic).await.with_context(|| format!("topic {topic}"))?;
+        PerfCmd::Consume {
+            topic,
+            messages,
+            timeout_ms,
+            json,
+        } => {
+            let cfg = ConsumerConfig::from_pairs(&[
+                ("bootstrap.servers", bootstrap),
+                ("auto.offset.reset", "earliest"),
+            ])?;
+            let mut c = Consumer::connect(cfg)
+                .await
+                .with_context(|| format!("cannot reach the cluster at {bootstrap}"))?;
+            c.assign_topic(&topic)
+                .await
+                .with_context(|| format!("topic {topic}"))?;
             let pb = bar(messages);
             let start = Instant::now();
             let (mut n, mut bytes) = (0u64, 0u64);
@@ -154,20 +196,29 @@ pub async fn run(bootstrap: &str, cmd: PerfCmd) -> Result<()> {
                 }
                 for r in recs {
                     n += 1;
-                    bytes += r.value.map_or(0, |v| v.len() as u64) + r.key.map_or(0, |k| k.len() as u64);
+                    bytes +=
+                        r.value.map_or(0, |v| v.len() as u64) + r.key.map_or(0, |k| k.len() as u64);
                 }
                 pb.set_position(n.min(messages));
             }
             pb.finish_and_clear();
             let elapsed = start.elapsed().as_secs_f64();
-            let (rps, mbps) = (n as f64 / elapsed, bytes as f64 / (1024.0 * 1024.0) / elapsed);
+            let (rps, mbps) = (
+                n as f64 / elapsed,
+                bytes as f64 / (1024.0 * 1024.0) / elapsed,
+            );
             if json {
-                println!("{}", json!({"records": n, "bytes": bytes, "elapsed_s": elapsed, "records_per_sec": rps, "mb_per_sec": mbps}));
+                println!(
+                    "{}",
+                    json!({"records": n, "bytes": bytes, "elapsed_s": elapsed, "records_per_sec": rps, "mb_per_sec": mbps})
+                );
             } else {
                 println!("{n} records consumed ({:.2} MB) in {elapsed:.2} s, {rps:.1} records/sec ({mbps:.2} MB/sec).", bytes as f64 / (1024.0 * 1024.0));
             }
             if n < messages {
-                anyhow::bail!("only {n} of {messages} records arrived within --timeout-ms={timeout_ms}");
+                anyhow::bail!(
+                    "only {n} of {messages} records arrived within --timeout-ms={timeout_ms}"
+                );
             }
         }
     }

@@ -34,7 +34,11 @@ pub struct Args {
 }
 
 pub async fn run(bootstrap: &str, args: Args) -> Result<()> {
-    let props: Vec<(String, String)> = args.properties.iter().map(|p| kv(p)).collect::<Result<_>>()?;
+    let props: Vec<(String, String)> = args
+        .properties
+        .iter()
+        .map(|p| kv(p))
+        .collect::<Result<_>>()?;
     let mut pairs: Vec<(&str, &str)> = vec![
         ("bootstrap.servers", bootstrap),
         ("acks", &args.acks),
@@ -44,7 +48,8 @@ pub async fn run(bootstrap: &str, args: Args) -> Result<()> {
     ];
     pairs.extend(props.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let config = ProducerConfig::from_pairs(&pairs)?;
-    let headers: Vec<(String, String)> = args.headers.iter().map(|h| kv(h)).collect::<Result<_>>()?;
+    let headers: Vec<(String, String)> =
+        args.headers.iter().map(|h| kv(h)).collect::<Result<_>>()?;
     let producer = Producer::connect(config)
         .await
         .with_context(|| format!("cannot reach the cluster at {bootstrap}"))?;
@@ -70,7 +75,9 @@ pub async fn run(bootstrap: &str, args: Args) -> Result<()> {
         match args.key_separator.as_deref().map(str::as_bytes) {
             Some(sep) if !sep.is_empty() => match find(&line, sep) {
                 Some(i) => {
-                    rec = rec.key(line[..i].to_vec()).value(line[i + sep.len()..].to_vec());
+                    rec = rec
+                        .key(line[..i].to_vec())
+                        .value(line[i + sep.len()..].to_vec());
                 }
                 None => rec = rec.value(line),
             },
@@ -82,11 +89,17 @@ pub async fn run(bootstrap: &str, args: Args) -> Result<()> {
         for (k, v) in &headers {
             rec = rec.header(k.clone(), Some(v.clone().into_bytes()));
         }
-        pending.push(producer.enqueue(rec).await.with_context(|| format!("producing to {}", args.topic))?);
+        pending.push(
+            producer
+                .enqueue(rec)
+                .await
+                .with_context(|| format!("producing to {}", args.topic))?,
+        );
     }
     let n = pending.len();
     for f in pending {
-        f.await.with_context(|| format!("producing to {}", args.topic))?;
+        f.await
+            .with_context(|| format!("producing to {}", args.topic))?;
     }
     producer.close(Duration::from_secs(5)).await;
     eprintln!("Produced {n} records to {}.", args.topic);

@@ -57,7 +57,12 @@ pub enum TopicCmd {
 pub async fn run(bootstrap: &str, cmd: TopicCmd) -> Result<()> {
     let admin = super::admin(bootstrap).await?;
     match cmd {
-        TopicCmd::Create { name, partitions, replication_factor, configs } => {
+        TopicCmd::Create {
+            name,
+            partitions,
+            replication_factor,
+            configs,
+        } => {
             let mut t = NewTopic::new(&name, partitions);
             t.replication_factor = replication_factor;
             for c in &configs {
@@ -91,35 +96,62 @@ pub async fn run(bootstrap: &str, cmd: TopicCmd) -> Result<()> {
                     .iter()
                     .map(|p| json!({"partition": p.partition, "leader": p.leader, "replicas": p.replicas, "isr": p.isr}))
                     .collect();
-                let cfg: serde_json::Map<String, serde_json::Value> =
-                    configs.iter().map(|c| (c.name.clone(), json!(c.value))).collect();
-                println!("{}", json!({"name": name, "partitions": parts, "configs": cfg}));
+                let cfg: serde_json::Map<String, serde_json::Value> = configs
+                    .iter()
+                    .map(|c| (c.name.clone(), json!(c.value)))
+                    .collect();
+                println!(
+                    "{}",
+                    json!({"name": name, "partitions": parts, "configs": cfg})
+                );
             } else {
                 let cfg: Vec<String> = configs
                     .iter()
                     .map(|c| format!("{}={}", c.name, c.value.clone().unwrap_or_default()))
                     .collect();
-                println!("Topic: {name}\tPartitionCount: {}\tConfigs: {}", info.partitions.len(), cfg.join(","));
+                println!(
+                    "Topic: {name}\tPartitionCount: {}\tConfigs: {}",
+                    info.partitions.len(),
+                    cfg.join(",")
+                );
                 let rows: Vec<Vec<String>> = info
                     .partitions
                     .iter()
                     .map(|p| {
-                        let list = |v: &[i32]| v.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
-                        vec![p.partition.to_string(), p.leader.to_string(), list(&p.replicas), list(&p.isr)]
+                        let list =
+                            |v: &[i32]| v.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
+                        vec![
+                            p.partition.to_string(),
+                            p.leader.to_string(),
+                            list(&p.replicas),
+                            list(&p.isr),
+                        ]
                     })
                     .collect();
-                print!("{}", table(&["PARTITION", "LEADER", "REPLICAS", "ISR"], &rows));
+                print!(
+                    "{}",
+                    table(&["PARTITION", "LEADER", "REPLICAS", "ISR"], &rows)
+                );
             }
         }
-        TopicCmd::AlterConfig { name, sets, deletes } => {
+        TopicCmd::AlterConfig {
+            name,
+            sets,
+            deletes,
+        } => {
             let sets: Vec<(String, String)> = sets.iter().map(|s| kv(s)).collect::<Result<_>>()?;
             if sets.is_empty() && deletes.is_empty() {
                 anyhow::bail!("nothing to change: give --set KEY=VALUE or --delete KEY");
             }
-            let mut changes: Vec<(&str, Option<&str>)> = sets.iter().map(|(k, v)| (k.as_str(), Some(v.as_str()))).collect();
+            let mut changes: Vec<(&str, Option<&str>)> = sets
+                .iter()
+                .map(|(k, v)| (k.as_str(), Some(v.as_str())))
+                .collect();
             changes.extend(deletes.iter().map(|k| (k.as_str(), None)));
             admin.describe_topics(&[&name]).await?;
-            admin.alter_configs(&ConfigResource::Topic(name.clone()), &changes).await?;
+            admin
+                .alter_configs(&ConfigResource::Topic(name.clone()), &changes)
+                .await?;
             println!("Updated configs of topic {name}.");
         }
         TopicCmd::AddPartitions { name, partitions } => {

@@ -23,10 +23,19 @@ impl TestBroker {
     pub async fn start_with(settings: &[(&str, &str)]) -> TestBroker {
         let dir = tempfile::tempdir().unwrap();
         let log_dirs = dir.path().to_str().unwrap().to_string();
-        let mut pairs = vec![("listeners", "PLAINTEXT://127.0.0.1:0"), ("log.dirs", log_dirs.as_str())];
+        let mut pairs = vec![
+            ("listeners", "PLAINTEXT://127.0.0.1:0"),
+            ("log.dirs", log_dirs.as_str()),
+        ];
         pairs.extend_from_slice(settings);
-        let handle = runnel_broker::start(BrokerConfig::with(&pairs).unwrap()).await.unwrap();
-        TestBroker { addr: handle.local_addr, handle, dir }
+        let handle = runnel_broker::start(BrokerConfig::with(&pairs).unwrap())
+            .await
+            .unwrap();
+        TestBroker {
+            addr: handle.local_addr,
+            handle,
+            dir,
+        }
     }
 
     pub fn bootstrap(&self) -> String {
@@ -46,7 +55,10 @@ impl TestBroker {
 
     pub fn consumer_config(&self, pairs: &[(&str, &str)]) -> ConsumerConfig {
         let b = self.bootstrap();
-        let mut all = vec![("bootstrap.servers", b.as_str()), ("auto.offset.reset", "earliest")];
+        let mut all = vec![
+            ("bootstrap.servers", b.as_str()),
+            ("auto.offset.reset", "earliest"),
+        ];
         all.extend_from_slice(pairs);
         ConsumerConfig::from_pairs(&all).unwrap()
     }
@@ -79,17 +91,22 @@ impl FlakyBroker {
             while let Ok((client, _)) = listener.accept().await {
                 let (c, e) = (c.clone(), e.clone());
                 tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect(target).await else { return };
+                    let Ok(server) = TcpStream::connect(target).await else {
+                        return;
+                    };
                     let (mut cr, mut cw) = client.into_split();
                     let (mut sr, mut sw) = server.into_split();
                     use tokio::io::{AsyncReadExt, AsyncWriteExt};
                     let up = async {
                         let mut n = 0usize;
                         let mut buf = vec![0u8; 4096];
-                        loop {
-                            let Ok(k) = cr.read(&mut buf).await else { break };
-                            if k == 0 { break }
-                            if sw.write_all(&buf[..k]).await.is_err() { break }
+                        while let Ok(k) = cr.read(&mut buf).await {
+                            if k == 0 {
+                                break;
+                            }
+                            if sw.write_all(&buf[..k]).await.is_err() {
+                                break;
+                            }
                             n += k;
                             if e.load(Ordering::SeqCst) && n >= cut_after {
                                 c.fetch_add(1, Ordering::SeqCst);
@@ -99,17 +116,25 @@ impl FlakyBroker {
                     };
                     let down = async {
                         let mut buf = vec![0u8; 4096];
-                        loop {
-                            let Ok(k) = sr.read(&mut buf).await else { break };
-                            if k == 0 { break }
-                            if cw.write_all(&buf[..k]).await.is_err() { break }
+                        while let Ok(k) = sr.read(&mut buf).await {
+                            if k == 0 {
+                                break;
+                            }
+                            if cw.write_all(&buf[..k]).await.is_err() {
+                                break;
+                            }
                         }
                     };
                     tokio::select! { _ = up => {}, _ = down => {} }
                 });
             }
         });
-        FlakyBroker { broker, proxy, cuts, enabled }
+        FlakyBroker {
+            broker,
+            proxy,
+            cuts,
+            enabled,
+        }
     }
 
     pub fn bootstrap(&self) -> String {
