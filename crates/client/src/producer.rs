@@ -101,6 +101,7 @@ pub struct RecordAccumulator {
     flushing: AtomicUsize,
     wake_sender: Notify,
     all_done: Notify,
+    max_in_flight_seen: AtomicUsize,
 }
 
 impl RecordAccumulator {
@@ -113,7 +114,13 @@ impl RecordAccumulator {
             flushing: AtomicUsize::new(0),
             wake_sender: Notify::new(),
             all_done: Notify::new(),
+            max_in_flight_seen: AtomicUsize::new(0),
         }
+    }
+
+    /// The most Produce requests ever outstanding to one broker at once.
+    pub fn max_in_flight_seen(&self) -> usize {
+        self.max_in_flight_seen.load(Ordering::SeqCst)
     }
 
     /// Bytes of `buffer.memory` currently free.
@@ -344,6 +351,8 @@ impl SenderState {
             }
             let used = request_bytes.entry(leader).or_default();
             if *used > 0 && *used + front.size() > self.config.max_request_size {
+                // Ready but over this request's size: go again at once for the next request.
+                soon(now);
                 continue;
             }
             let mut b = q.pop_front().expect("front");
@@ -415,7 +424,9 @@ impl SenderState {
                 td
             })
             .collect();
-        *self.in_flight_per_node.entry(node).or_default() += 1;
+        let n = self.in_flight_per_node.entry(node).or_default();
+        *n += 1;
+        self.acc.max_in_flight_seen.fetch_max(*n, Ordering::SeqCst);
         for b in &ok {
             *self.in_flight_per_tp.entry(b.tp.clone()).or_default() += 1;
         }

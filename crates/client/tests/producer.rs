@@ -603,3 +603,93 @@ fn producer_config_refusals_name_the_key_and_value() {
             .enable_idempotence
     );
 }
+
+async fn in_flight_peak(b: &TestBroker, max_in_flight: &str) -> usize {
+    let p = Producer::connect(b.producer_config(&[
+        ("linger.ms", "100"),
+        ("batch.size", "1100"),
+        ("max.request.size", "1200"),
+        ("max.in.flight.requests.per.connection", max_in_flight),
+    ]))
+    .await
+    .unwrap();
+    let mut futs = Vec::new();
+    for _ in 0..60 {
+        futs.push(
+            p.enqueue(ProducerRecord::new("t").value(vec![1u8; 1000]))
+                .await
+                .unwrap(),
+        );
+    }
+    for f in futs {
+        f.await.unwrap();
+    }
+    p.accumulator().max_in_flight_seen()
+}
+
+#[tokio::test]
+async fn max_in_flight_requests_per_connection_bounds_outstanding_produce_requests() {
+    let b = TestBroker::start().await;
+    b.admin().await.create_topic("t", 1, &[]).await.unwrap();
+    assert_eq!(in_flight_peak(&b, "1").await, 1);
+    let five = in_flight_peak(&b, "5").await;
+    assert!(five > 1 && five <= 5, "peak {five}");
+}
+
+#[tokio::test]
+async fn retries_zero_fails_on_the_first_retriable_error_instead_of_waiting_out_delivery_timeout() {
+    let b = TestBroker::start().await;
+    b.admin().await.create_topic("t", 1, &[]).await.unwrap();
+    let p = Producer::connect(b.producer_config(&[
+        ("retries", "0"),
+        ("enable.idempotence", "false"),
+        ("linger.ms", "0"),
+        ("request.timeout.ms", "1000"),
+        ("delivery.timeout.ms", "60000"),
+    ]))
+    .await
+    .unwrap();
+    p.send(ProducerRecord::new("t").value("ok")).await.unwrap();
+    b.handle.shutdown().await;
+    let start = Instant::now();
+    let e = p
+        .send(ProducerRecord::new("t").value("x"))
+        .await
+        .unwrap_err();
+    assert!(
+        e.is_retriable() && !matches!(e, ClientError::DeliveryTimeout { .. }),
+        "{e}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(30));
+}
+
+#[tokio::test]
+async fn request_timeout_ms_fails_a_request_the_broker_does_not_answer() {
+    // A listener that accepts and never answers stands in for a hung broker.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let cfg = runnel_client::CommonConfig::from_pairs(&[
+        ("bootstrap.servers", &addr.to_string()),
+        ("request.timeout.ms", "300"),
+    ])
+    .unwrap();
+    let start = Instant::now();
+    let e = runnel_client::Admin::connect(cfg).await.err().unwrap();
+    assert!(
+        matches!(
+            e,
+            ClientError::RequestTimeout {
+                timeout_ms: 300,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(start.elapsed() >= Duration::from_millis(300));
+}
