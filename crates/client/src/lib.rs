@@ -13,14 +13,25 @@
 //! - [`records`]: the v2 record-batch format, written here (not with
 //!   `kafka_protocol::records`) because Kafka headers are a list whose keys may repeat.
 //! - [`partitioner`]: murmur2 exactly as the Java client, uniform sticky, round robin, custom.
-//! - [`admin`]: topics, partitions, configs, offsets, cluster description.
+//! - [`admin`]: topics, partitions, configs, offsets (earliest, latest, by timestamp), cluster
+//!   description, consumer groups (list, describe, delete, committed offsets, alter offsets).
 //! - [`producer`]: a [`producer::RecordAccumulator`] of per-partition batches and a
 //!   background `Sender` task that drains them to partition leaders, with retries,
 //!   idempotence and compression. `send` returns a future of [`producer::RecordMetadata`].
-//! - [`consumer`]: manual assignment, `poll` with prefetch, seeks, pause/resume.
+//! - [`consumer`]: manual assignment or group subscription, `poll` with prefetch (the next
+//!   Fetch is sent before `poll` returns), seeks, pause/resume, commits.
+//! - [`group`]: group membership for the consumer: FindCoordinator, JoinGroup/SyncGroup,
+//!   background heartbeats, `max.poll.interval.ms`, commits, LeaveGroup, static membership,
+//!   the [`RebalanceListener`].
+//! - [`assignor`]: range, roundrobin, sticky and cooperative-sticky, run by the group leader
+//!   client-side as the Java client does, plus the consumer-protocol encodings.
 //!
 //! Why this shape: it is the Java client's shape (accumulator + sender, metadata cache,
-//! per-connection in-flight limit), so Kafka's settings mean the same thing here.
+//! per-connection in-flight limit, client-side assignors), so Kafka's settings mean the same
+//! thing here and a Runnel member can share a group with Java or librdkafka members.
+//!
+//! Not implemented: regex subscriptions, `compression.*.level` (codecs use their default
+//! levels), transactions, and SASL/TLS.
 
 pub mod admin;
 pub mod assignor;
