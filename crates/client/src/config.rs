@@ -123,6 +123,8 @@ pub struct ProducerConfig {
     pub delivery_timeout: Duration,
     /// `compression.type` (default none).
     pub compression: CompressionType,
+    /// `compression.gzip.level`, `compression.lz4.level`, `compression.zstd.level`.
+    pub compression_levels: crate::records::CompressionLevels,
     /// `enable.idempotence` (default true).
     pub enable_idempotence: bool,
     /// `max.request.size` (default 1 MiB).
@@ -144,6 +146,7 @@ impl Default for ProducerConfig {
             retries: i32::MAX as u32,
             delivery_timeout: Duration::from_millis(120_000),
             compression: CompressionType::None,
+            compression_levels: Default::default(),
             enable_idempotence: true,
             max_request_size: 1024 * 1024,
             partitioner: PartitionerKind::Default,
@@ -364,6 +367,31 @@ impl ProducerConfig {
             &mut c.compression,
             CompressionType::parse,
             "none, gzip, snappy, lz4, zstd",
+        )?;
+        p.num(
+            "compression.gzip.level",
+            -1,
+            9,
+            &mut c.compression_levels.gzip,
+        )?;
+        if c.compression_levels.gzip == 0 {
+            return Err(invalid(
+                "compression.gzip.level",
+                "0",
+                "must be -1 or between 1 and 9",
+            ));
+        }
+        p.num(
+            "compression.lz4.level",
+            1,
+            17,
+            &mut c.compression_levels.lz4,
+        )?;
+        p.num(
+            "compression.zstd.level",
+            -131072,
+            22,
+            &mut c.compression_levels.zstd,
         )?;
         let idem_set = p.boolean("enable.idempotence", &mut c.enable_idempotence)?;
         p.num(

@@ -601,6 +601,25 @@ impl Consumer {
         self.subscribe_inner(topics, Some(listener))
     }
 
+    /// Joins `group.id` consuming every topic whose whole name matches `pattern` (a regex),
+    /// re-checked every `metadata.max.age.ms`: new matching topics join the subscription.
+    pub fn subscribe_pattern(
+        &mut self,
+        pattern: &str,
+        listener: Option<Box<dyn RebalanceListener>>,
+    ) -> Result<()> {
+        let re = regex::Regex::new(pattern).map_err(|e| ClientError::Config {
+            key: "subscription pattern".into(),
+            value: pattern.into(),
+            reason: e.to_string(),
+        })?;
+        self.subscribe_inner(&[], listener)?;
+        if let Some(g) = self.group.as_mut() {
+            g.pattern = Some(re);
+        }
+        Ok(())
+    }
+
     fn subscribe_inner(
         &mut self,
         topics: &[&str],
@@ -619,6 +638,8 @@ impl Consumer {
             group_id,
             instance_id: self.config.group_instance_id.clone(),
             topics: topics.iter().map(|t| t.to_string()).collect(),
+            pattern: None,
+            pattern_checked: None,
             strategies: self.config.assignment_strategies.clone(),
             member_id,
             generation: -1,
@@ -642,6 +663,11 @@ impl Consumer {
 
     async fn maybe_rejoin(&mut self) -> Result<()> {
         use std::sync::atomic::Ordering::SeqCst;
+        let max_age = self.config.common.metadata_max_age;
+        if let Some(g) = self.group.as_mut() {
+            let force = !g.joined;
+            g.check_pattern(&self.cluster, max_age, force).await?;
+        }
         let Some(g) = &self.group else { return Ok(()) };
         if g.joined && !g.shared.rejoin.load(SeqCst) {
             return Ok(());

@@ -66,6 +66,9 @@ pub(crate) struct Membership {
     pub group_id: String,
     pub instance_id: Option<String>,
     pub topics: Vec<String>,
+    /// A regex subscription: `topics` is what it matched at the last metadata check.
+    pub pattern: Option<regex::Regex>,
+    pub pattern_checked: Option<Instant>,
     pub strategies: Vec<String>,
     pub member_id: String,
     pub generation: i32,
@@ -123,6 +126,40 @@ impl Membership {
         let c = find_coordinator(cluster, &self.group_id).await?;
         self.coordinator = Some(c.clone());
         Ok(c)
+    }
+
+    /// For a regex subscription: re-lists topics when `metadata.max.age.ms` has passed (or
+    /// never listed) and asks for a rejoin when the matching set changed.
+    pub async fn check_pattern(
+        &mut self,
+        cluster: &Cluster,
+        max_age: Duration,
+        force: bool,
+    ) -> Result<()> {
+        let Some(re) = &self.pattern else {
+            return Ok(());
+        };
+        if !force && self.pattern_checked.is_some_and(|t| t.elapsed() < max_age) {
+            return Ok(());
+        }
+        let md = cluster.refresh_all().await?;
+        let mut matched: Vec<String> = md
+            .topics
+            .values()
+            .filter(|t| !t.internal && t.partitions.first().is_some_and(|p| p.partition >= 0))
+            .map(|t| t.name.clone())
+            .filter(|n| {
+                re.find(n)
+                    .is_some_and(|m| m.start() == 0 && m.end() == n.len())
+            })
+            .collect();
+        matched.sort();
+        self.pattern_checked = Some(Instant::now());
+        if matched != self.topics {
+            self.topics = matched;
+            self.shared.rejoin.store(true, Ordering::SeqCst);
+        }
+        Ok(())
     }
 
     fn cooperative(&self) -> bool {

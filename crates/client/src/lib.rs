@@ -30,8 +30,7 @@
 //! per-connection in-flight limit, client-side assignors), so Kafka's settings mean the same
 //! thing here and a Runnel member can share a group with Java or librdkafka members.
 //!
-//! Not implemented: regex subscriptions, `compression.*.level` (codecs use their default
-//! levels), transactions, and SASL/TLS.
+//! Not implemented: transactions, SASL/TLS.
 
 pub mod admin;
 pub mod assignor;

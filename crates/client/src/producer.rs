@@ -387,6 +387,7 @@ impl SenderState {
             },
             record_count: b.count,
             compression: self.config.compression,
+            levels: self.config.compression_levels,
         };
         let bytes = records::build_batch(&h, &b.records)?;
         b.built = Some(bytes.clone());

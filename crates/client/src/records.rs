@@ -6,6 +6,64 @@ use crate::config::CompressionType;
 use crate::error::{ClientError, Result};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::compression::{Compressor, Decompressor, Gzip, Lz4, Snappy, Zstd};
+use std::io::Write;
+
+/// `compression.gzip.level` (-1: the codec's default), `compression.lz4.level`,
+/// `compression.zstd.level`, with Kafka's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompressionLevels {
+    pub gzip: i32,
+    pub lz4: u32,
+    pub zstd: i32,
+}
+
+impl Default for CompressionLevels {
+    fn default() -> Self {
+        CompressionLevels {
+            gzip: -1,
+            lz4: 9,
+            zstd: 3,
+        }
+    }
+}
+
+fn compress(
+    c: CompressionType,
+    levels: &CompressionLevels,
+    raw: &[u8],
+    out: &mut BytesMut,
+) -> anyhow::Result<()> {
+    match c {
+        CompressionType::None => out.put_slice(raw),
+        CompressionType::Gzip => {
+            let level = if levels.gzip < 0 {
+                flate2::Compression::default()
+            } else {
+                flate2::Compression::new(levels.gzip as u32)
+            };
+            let mut e = flate2::write::GzEncoder::new(out.writer(), level);
+            e.write_all(raw)?;
+            e.finish()?;
+        }
+        CompressionType::Snappy => {
+            <Snappy as Compressor<BytesMut>>::compress(out, |tmp: &mut BytesMut| {
+                tmp.put_slice(raw);
+                Ok(())
+            })?;
+        }
+        CompressionType::Lz4 => {
+            let mut e = lz4::EncoderBuilder::new()
+                .level(levels.lz4)
+                .block_mode(lz4::BlockMode::Independent)
+                .build(out.writer())?;
+            e.write_all(raw)?;
+            let (_, r) = e.finish();
+            r?;
+        }
+        CompressionType::Zstd => zstd::stream::copy_encode(raw, out.writer(), levels.zstd)?,
+    }
+    Ok(())
+}
 
 /// One record header. Keys may repeat within a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,28 +244,14 @@ pub struct BatchHeader {
     pub base_sequence: i32,
     pub record_count: i32,
     pub compression: CompressionType,
+    pub levels: CompressionLevels,
 }
 
 /// Writes a complete v2 batch around already-encoded records (uncompressed bytes).
 pub fn build_batch(h: &BatchHeader, records: &[u8]) -> Result<Bytes> {
     let mut payload = BytesMut::new();
-    let compress = |out: &mut BytesMut| -> anyhow::Result<()> {
-        let fill = |tmp: &mut BytesMut| -> anyhow::Result<()> {
-            tmp.put_slice(records);
-            Ok(())
-        };
-        match h.compression {
-            CompressionType::None => {
-                out.put_slice(records);
-                Ok(())
-            }
-            CompressionType::Gzip => <Gzip as Compressor<BytesMut>>::compress(out, fill),
-            CompressionType::Snappy => <Snappy as Compressor<BytesMut>>::compress(out, fill),
-            CompressionType::Lz4 => <Lz4 as Compressor<BytesMut>>::compress(out, fill),
-            CompressionType::Zstd => <Zstd as Compressor<BytesMut>>::compress(out, fill),
-        }
-    };
-    compress(&mut payload).map_err(|e| ClientError::Protocol(format!("compression: {e:#}")))?;
+    compress(h.compression, &h.levels, records, &mut payload)
+        .map_err(|e| ClientError::Protocol(format!("compression: {e:#}")))?;
     let mut after_crc = BytesMut::with_capacity(40 + payload.len());
     after_crc.put_i16(h.compression.attribute());
     after_crc.put_i32(h.record_count - 1);
@@ -344,6 +388,78 @@ mod tests {
     use super::*;
 
     #[test]
+    fn compression_levels_change_the_compressed_bytes_and_both_read_back() {
+        let mut recs = BytesMut::new();
+        for i in 0..200 {
+            let v = format!(
+                "record {i} with some repetitive text, some repetitive text {}",
+                i * 7919 % 1000
+            );
+            encode_record(&mut recs, i, 0, None, Some(v.as_bytes()), &[]);
+        }
+        for (c, low, high) in [
+            (
+                CompressionType::Gzip,
+                CompressionLevels {
+                    gzip: 1,
+                    ..Default::default()
+                },
+                CompressionLevels {
+                    gzip: 9,
+                    ..Default::default()
+                },
+            ),
+            (
+                CompressionType::Zstd,
+                CompressionLevels {
+                    zstd: 1,
+                    ..Default::default()
+                },
+                CompressionLevels {
+                    zstd: 19,
+                    ..Default::default()
+                },
+            ),
+            (
+                CompressionType::Lz4,
+                CompressionLevels {
+                    lz4: 1,
+                    ..Default::default()
+                },
+                CompressionLevels {
+                    lz4: 16,
+                    ..Default::default()
+                },
+            ),
+        ] {
+            let h = |levels| BatchHeader {
+                base_timestamp: 0,
+                max_timestamp: 0,
+                producer_id: -1,
+                producer_epoch: -1,
+                base_sequence: -1,
+                record_count: 200,
+                compression: c,
+                levels,
+            };
+            let (a, b) = (
+                build_batch(&h(low), &recs).unwrap(),
+                build_batch(&h(high), &recs).unwrap(),
+            );
+            assert_ne!(a, b, "{c:?}");
+            assert!(
+                b.len() <= a.len(),
+                "{c:?}: level {high:?} gave {} bytes, {low:?} {}",
+                b.len(),
+                a.len()
+            );
+            for batch in [a, b] {
+                assert_eq!(decode_batches(batch).unwrap()[0].records.len(), 200);
+            }
+        }
+    }
+
+    #[test]
     fn a_batch_round_trips_with_duplicate_header_keys_under_every_compression() {
         for c in [
             CompressionType::None,
@@ -373,6 +489,7 @@ mod tests {
                 base_sequence: -1,
                 record_count: 2,
                 compression: c,
+                levels: CompressionLevels::default(),
             };
             let b = build_batch(&h, &recs).unwrap();
             // kafka-protocol's decoder agrees on the bytes.

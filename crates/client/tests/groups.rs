@@ -380,3 +380,29 @@ async fn heartbeats_keep_a_member_that_polls_rarely_beyond_the_session_timeout()
     c.poll(Duration::from_millis(100)).await.unwrap();
     assert_eq!(c.group_generation().unwrap(), g1);
 }
+
+#[tokio::test]
+async fn a_regex_subscription_picks_up_matching_topics_as_they_appear() {
+    let b = broker_with("logs-a", 2, 0).await;
+    let admin = b.admin().await;
+    admin.create_topic("other", 1, &[]).await.unwrap();
+    let mut c = member(&b, "g", &[("metadata.max.age.ms", "300")]).await;
+    c.subscribe_pattern("logs-.*", None).unwrap();
+    c.poll(Duration::from_millis(100)).await.unwrap();
+    assert_eq!(
+        c.assignment(),
+        vec![("logs-a".to_string(), 0), ("logs-a".to_string(), 1)]
+    );
+    admin.create_topic("logs-b", 1, &[]).await.unwrap();
+    admin.create_topic("xlogs-c", 1, &[]).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.assignment().len() < 3 && Instant::now() < deadline {
+        c.poll(Duration::from_millis(100)).await.unwrap();
+    }
+    let topics: std::collections::BTreeSet<String> =
+        c.assignment().into_iter().map(|(t, _)| t).collect();
+    assert_eq!(
+        topics.into_iter().collect::<Vec<_>>(),
+        vec!["logs-a", "logs-b"]
+    );
+}

@@ -584,6 +584,24 @@ fn producer_config_refusals_name_the_key_and_value() {
     assert!(e.to_string().contains("acks"), "{e}");
     let e = ProducerConfig::from_pairs(&[("compresion.type", "gzip")]).unwrap_err();
     assert!(e.to_string().contains("unknown configuration key"), "{e}");
+    let e = ProducerConfig::from_pairs(&[("compression.zstd.level", "30")]).unwrap_err();
+    assert!(
+        e.to_string().contains("compression.zstd.level=\"30\""),
+        "{e}"
+    );
+    let c = ProducerConfig::from_pairs(&[
+        ("compression.gzip.level", "9"),
+        ("compression.lz4.level", "12"),
+    ])
+    .unwrap();
+    assert_eq!(
+        (
+            c.compression_levels.gzip,
+            c.compression_levels.lz4,
+            c.compression_levels.zstd
+        ),
+        (9, 12, 3)
+    );
     // Defaults are Kafka's.
     let c = ProducerConfig::from_pairs(&[]).unwrap();
     assert_eq!(
