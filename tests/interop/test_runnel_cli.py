@@ -98,7 +98,7 @@ def test_runnel_consume_of_an_unknown_topic_fails_clearly(broker):
     assert b"UnknownTopicOrPartition" in proc.stderr and b"missing" in proc.stderr
 
 
-@pytest.mark.parametrize("strategy", ["range", "roundrobin"])
+@pytest.mark.parametrize("strategy", ["range", "roundrobin", "cooperative-sticky"])
 def test_runnel_and_librdkafka_members_share_one_group(broker, strategy):
     import time
     from helpers import consumer
@@ -111,7 +111,7 @@ def test_runnel_and_librdkafka_members_share_one_group(broker, strategy):
     while len(c.assignment()) != 4 and time.monotonic() < deadline:
         c.poll(0.2)
     assert len(c.assignment()) == 4
-    proc = subprocess.Popen([runnel_bin(), "consume", topic, "--group", group, "--json",
+    proc = subprocess.Popen([runnel_bin(), "consume", topic, "--group", group, "--json", "--from-beginning",
                              "--property", f"partition.assignment.strategy={strategy}",
                              "--property", "heartbeat.interval.ms=500",
                              "--timeout-ms", "6000", "--bootstrap-server", broker.bootstrap],
