@@ -305,6 +305,22 @@ impl Cluster {
         Ok(t)
     }
 
+    /// The number of partitions of a topic, from the cache when fresh (no copying of the
+    /// topic's metadata: this is on the producer's per-record path).
+    pub async fn partition_count(&self, topic: &str) -> Result<i32> {
+        {
+            let g = self.metadata.read();
+            if g.1
+                .is_some_and(|t| t.elapsed() < self.config.metadata_max_age)
+            {
+                if let Some(t) = g.0.topics.get(topic) {
+                    return Ok(t.partitions.len() as i32);
+                }
+            }
+        }
+        Ok(self.topic(topic).await?.partitions.len() as i32)
+    }
+
     /// Forgets a topic's cached metadata so the next lookup fetches it.
     pub fn invalidate(&self, topic: &str) {
         self.metadata.write().0.topics.remove(topic);

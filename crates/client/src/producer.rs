@@ -660,13 +660,12 @@ impl Producer {
             return Err(ClientError::Closed);
         }
         let max_block = self.acc.config.max_block;
-        let info = tokio::time::timeout(max_block, self.cluster.topic(&record.topic))
+        let n = tokio::time::timeout(max_block, self.cluster.partition_count(&record.topic))
             .await
             .map_err(|_| ClientError::MetadataTimeout {
                 topic: record.topic.clone(),
                 max_block_ms: max_block.as_millis() as u64,
             })??;
-        let n = info.partitions.len() as i32;
         let partition = match record.partition {
             Some(p) if p < 0 || p >= n => {
                 return Err(ClientError::kafka(

@@ -197,7 +197,7 @@ fn varint_len(v: i64) -> usize {
     n
 }
 
-/// Encodes one record (with its length prefix) at the given deltas.
+/// Encodes one record (with its length prefix) at the given deltas, straight into `buf`.
 pub fn encode_record(
     buf: &mut BytesMut,
     offset_delta: i32,
@@ -206,20 +206,31 @@ pub fn encode_record(
     value: Option<&[u8]>,
     headers: &[Header],
 ) {
-    let mut body =
-        BytesMut::with_capacity(16 + key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len));
-    body.put_i8(0);
-    put_varint(&mut body, timestamp_delta);
-    put_varint(&mut body, offset_delta as i64);
-    put_bytes(&mut body, key);
-    put_bytes(&mut body, value);
-    put_varint(&mut body, headers.len() as i64);
+    let field = |b: Option<&[u8]>| match b {
+        None => varint_len(-1),
+        Some(b) => varint_len(b.len() as i64) + b.len(),
+    };
+    let mut body = 1
+        + varint_len(timestamp_delta)
+        + varint_len(offset_delta as i64)
+        + field(key)
+        + field(value)
+        + varint_len(headers.len() as i64);
     for h in headers {
-        put_bytes(&mut body, Some(h.key.as_bytes()));
-        put_bytes(&mut body, h.value.as_deref());
+        body += field(Some(h.key.as_bytes())) + field(h.value.as_deref());
     }
-    put_varint(buf, body.len() as i64);
-    buf.put_slice(&body);
+    buf.reserve(body + 5);
+    put_varint(buf, body as i64);
+    buf.put_i8(0);
+    put_varint(buf, timestamp_delta);
+    put_varint(buf, offset_delta as i64);
+    put_bytes(buf, key);
+    put_bytes(buf, value);
+    put_varint(buf, headers.len() as i64);
+    for h in headers {
+        put_bytes(buf, Some(h.key.as_bytes()));
+        put_bytes(buf, h.value.as_deref());
+    }
 }
 
 /// An upper bound of a record's encoded size, used against `batch.size` and `buffer.memory`.
