@@ -686,3 +686,78 @@ async fn a_member_that_stops_heartbeating_is_removed_after_its_session_timeout()
     assert_eq!(state, ("Empty".to_string(), 0));
     broker.shutdown().await;
 }
+
+#[tokio::test]
+async fn offset_fetch_with_null_topics_returns_every_committed_partition_for_each_batched_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    create_topic(&broker, "t", 3);
+    let mut c = Client::connect(&broker).await;
+    for (group, partition, offset) in [("a", 0, 10), ("a", 2, 12), ("b", 1, 21)] {
+        let r = c
+            .send(
+                8,
+                &commit_request(group, -1, "", "t", partition, offset, "m"),
+            )
+            .await;
+        assert_eq!(commit_code(&r), 0);
+    }
+    let mut r = OffsetFetchRequest::default();
+    r.require_stable = true;
+    for g in ["a", "b", "none"] {
+        let mut rg = offset_fetch_request::OffsetFetchRequestGroup::default();
+        rg.group_id = GroupId(s(g));
+        rg.topics = None;
+        r.groups.push(rg);
+    }
+    let resp = c.send(8, &r).await;
+    let got: Vec<(String, Vec<(i32, i64)>)> = resp
+        .groups
+        .iter()
+        .map(|g| {
+            assert_eq!(g.error_code, 0);
+            (
+                g.group_id.0.to_string(),
+                g.topics
+                    .iter()
+                    .flat_map(|t| {
+                        t.partitions
+                            .iter()
+                            .map(|p| (p.partition_index, p.committed_offset))
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("a".to_string(), vec![(0, 10), (2, 12)]),
+            ("b".to_string(), vec![(1, 21)]),
+            ("none".to_string(), vec![]),
+        ]
+    );
+    // The single-group form (v7) with null topics.
+    let mut single = OffsetFetchRequest::default();
+    single.group_id = GroupId(s("a"));
+    single.topics = None;
+    single.require_stable = true;
+    let resp = c.send(7, &single).await;
+    assert_eq!(resp.error_code, 0);
+    let offsets: Vec<(i32, i64, String)> = resp.topics[0]
+        .partitions
+        .iter()
+        .map(|p| {
+            (
+                p.partition_index,
+                p.committed_offset,
+                p.metadata.as_ref().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        offsets,
+        vec![(0, 10, "m".to_string()), (2, 12, "m".to_string())]
+    );
+    broker.shutdown().await;
+}
