@@ -16,7 +16,8 @@ cargo test --release --workspace
 VENV="tests/interop/.venv"
 PY="${PYTHON:-python3.11}"
 command -v "$PY" >/dev/null 2>&1 || PY=python3
-if [ ! -x "$VENV/bin/python" ]; then
+if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    rm -rf "$VENV"
     echo "==> creating $VENV"
     "$PY" -m venv "$VENV"
 fi

@@ -48,7 +48,7 @@ def port_open(port: int) -> bool:
 
 
 class Broker:
-    def __init__(self, data_dir: Path, settings: dict[str, str] | None = None):
+    def __init__(self, data_dir: Path, settings: dict[str, str] | None = None, via_config_file: bool = False):
         self.port = free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -58,9 +58,16 @@ class Broker:
         self.generation = 0
         self.log_paths: list[Path] = []
         self.stopped_by_test = False
+        self.via_config_file = via_config_file
 
     # -- lifecycle -----------------------------------------------------------
     def command(self) -> list[str]:
+        if self.via_config_file:
+            path = self.data_dir.parent / f"server-{self.port}.properties"
+            lines = ["# written by the interop tests", f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                     f"log.dirs={self.data_dir}"] + [f"{k}={v}" for k, v in self.settings.items()]
+            path.write_text("\n".join(lines) + "\n")
+            return [runnel_bin(), "serve", "--config", str(path)]
         cmd = [
             runnel_bin(), "serve",
             "--set", f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
@@ -159,8 +166,8 @@ def broker_factory(request, tmp_path):
     started: list[Broker] = []
     request.node._runnel_brokers = started
 
-    def make(settings: dict[str, str] | None = None) -> Broker:
-        b = Broker(tmp_path / f"data-{len(started)}", settings)
+    def make(settings: dict[str, str] | None = None, via_config_file: bool = False) -> Broker:
+        b = Broker(tmp_path / f"data-{len(started)}", settings, via_config_file)
         started.append(b)
         b.start()
         return b

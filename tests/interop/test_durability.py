@@ -82,3 +82,20 @@ def test_topic_configs_and_partition_counts_survive_restart(broker):
     res = ConfigResource(ConfigResource.Type.TOPIC, topic)
     cfg = a.describe_configs([res])[res].result(timeout=20)
     assert cfg["retention.ms"].value == "1234567"
+
+
+def test_records_spanning_many_small_segments_survive_kill9_and_read_from_any_offset(broker_factory):
+    b = broker_factory({"log.segment.bytes": "16384"})
+    topic = create_topic(b.bootstrap)
+    recs = [{"key": f"k{i}".encode(), "value": (f"seg-{i}-" + "x" * 200).encode()} for i in range(1500)]
+    reports = produce_and_wait(producer(b.bootstrap, **{"batch.num.messages": 20}), topic, recs)
+    assert [m.offset() for m in reports] == list(range(1500))
+    files = [p for p in b.data_dir.rglob("*") if p.is_file()]
+    assert len(files) > 10, f"expected many segment files with log.segment.bytes=16384, found {len(files)}"
+    b.kill9()
+    b.start()
+    got = consume(b.bootstrap, topic, 1500, timeout=30)
+    assert [m.value() for m in got] == [r["value"] for r in recs]
+    for start in (1, 733, 1499):
+        (first,) = consume(b.bootstrap, topic, 1, offset=start)
+        assert (first.offset(), first.value()) == (start, recs[start]["value"])

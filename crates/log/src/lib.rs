@@ -14,6 +14,7 @@
 //! - [`error`]: [`LogError`], which the broker maps onto Kafka error codes in one place.
 
 pub mod batch;
+mod buffer_pool;
 pub mod config;
 pub mod error;
 pub mod log;

@@ -9,7 +9,7 @@ use crate::batch::BatchHeader;
 use crate::log::{Log, ReadResult};
 use crate::segment::{invalid_data, Segment};
 use crate::LogError;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::records::RecordBatchDecoder;
 
 impl Log {
@@ -62,12 +62,12 @@ impl Log {
             let want = (max_bytes as u64)
                 .max(first_size as u64)
                 .min(seg.size_bytes - start) as usize;
-            let mut buf = BytesMut::zeroed(want);
+            let mut buf = crate::buffer_pool::take(want);
             seg.read_into(&mut buf, start)?;
             let end = whole_batches_end(&buf, first_size, max_bytes, upper_bound_offset);
             buf.truncate(end);
             return Ok(ReadResult {
-                bytes: buf.freeze(),
+                bytes: crate::buffer_pool::into_bytes(buf),
             });
         }
         Ok(empty)

@@ -63,14 +63,18 @@ pub async fn read_frame_size<R: AsyncRead + Unpin>(
     Ok(Some(size as usize))
 }
 
-/// Reads a frame body of `size_bytes`. The buffer grows only as bytes actually arrive (in
-/// chunks), so a peer that declares a large frame and sends little holds little memory.
+/// Frames up to this size get their whole buffer at once: typical produce requests (a
+/// librdkafka request carries at most about `message.max.bytes`) are read without regrowing.
+pub const UPFRONT_BYTES: usize = 1024 * 1024 + 64 * 1024;
+
+/// Reads a frame body of `size_bytes`. Beyond [`UPFRONT_BYTES`] the buffer grows only as bytes
+/// actually arrive, so a peer that declares a huge frame and sends little holds little memory.
 pub async fn read_frame_body<R: AsyncRead + Unpin>(
     reader: &mut R,
     size_bytes: usize,
 ) -> Result<BytesMut, FrameError> {
     const CHUNK_BYTES: usize = 64 * 1024;
-    let mut buf = BytesMut::with_capacity(size_bytes.min(CHUNK_BYTES));
+    let mut buf = BytesMut::with_capacity(size_bytes.min(UPFRONT_BYTES));
     while buf.len() < size_bytes {
         if buf.capacity() == buf.len() {
             buf.reserve((size_bytes - buf.len()).min(CHUNK_BYTES.max(buf.len())));

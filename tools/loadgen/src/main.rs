@@ -50,6 +50,12 @@ enum Cmd {
         records: u64,
         #[arg(long, default_value_t = 1)]
         partitions: i32,
+        /// librdkafka fetch.max.bytes
+        #[arg(long, default_value_t = 16777216)]
+        fetch_max_bytes: usize,
+        /// librdkafka max.partition.fetch.bytes
+        #[arg(long, default_value_t = 4194304)]
+        partition_fetch_bytes: usize,
     },
 }
 
@@ -86,13 +92,13 @@ fn main() -> Result<()> {
             producer.flush(Timeout::After(Duration::from_secs(120)))?;
             report("produce", records, size, start.elapsed());
         }
-        Cmd::Consume { bootstrap, topic, records, partitions } => {
+        Cmd::Consume { bootstrap, topic, records, partitions, fetch_max_bytes, partition_fetch_bytes } => {
             let consumer: BaseConsumer = ClientConfig::new()
                 .set("bootstrap.servers", &bootstrap)
                 .set("group.id", "loadgen")
                 .set("enable.auto.commit", "false")
-                .set("fetch.max.bytes", "52428800")
-                .set("max.partition.fetch.bytes", "10485760")
+                .set("fetch.max.bytes", fetch_max_bytes.to_string())
+                .set("max.partition.fetch.bytes", partition_fetch_bytes.to_string())
                 .set("queued.max.messages.kbytes", "1048576")
                 // librdkafka pauses fetching for fetch.queue.backoff.ms (1 s) once this many
                 // messages are queued; with 100-byte records the default (100000) is one fetch.

@@ -31,6 +31,23 @@ pub async fn handle(
     for topic_data in req.topic_data {
         let name = topic_data.name.as_str();
         let topic = state.topics.get(name);
+        // Checked once per topic: with acks=all, a topic whose min.insync.replicas exceeds the
+        // in-sync replica set (this node alone) refuses the write.
+        let topic_error = match &topic {
+            None => Some(BrokerError::UnknownTopicOrPartition),
+            Some(t) if req.acks == -1 => {
+                let required = t
+                    .overrides
+                    .get("min.insync.replicas")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(state.config.min_insync_replicas);
+                (required > 1).then_some(BrokerError::NotEnoughReplicas {
+                    in_sync: 1,
+                    required,
+                })
+            }
+            Some(_) => None,
+        };
         let mut topic_response = TopicProduceResponse::default();
         topic_response.name = topic_data.name.clone();
         for p in topic_data.partition_data {
@@ -39,26 +56,16 @@ pub async fn handle(
             pr.base_offset = -1;
             pr.log_append_time_ms = -1;
             pr.log_start_offset = -1;
-            let result = match (&request_error, &topic) {
-                (Some(e), _) => Err(clone_error(e)),
-                (None, None) => Err(BrokerError::UnknownTopicOrPartition),
-                (None, Some(t)) => {
-                    let min_isr = t
-                        .overrides
-                        .get("min.insync.replicas")
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(state.config.min_insync_replicas);
-                    if req.acks == -1 && min_isr > 1 {
-                        Err(BrokerError::NotEnoughReplicas {
-                            in_sync: 1,
-                            required: min_isr,
-                        })
-                    } else {
-                        state.topics.partition(name, p.index).and_then(|partition| {
-                            partition.append(p.records.as_deref().unwrap_or_default(), now_ms())
-                        })
-                    }
-                }
+            let refused = request_error.as_ref().or(topic_error.as_ref());
+            let result = match refused {
+                Some(e) => Err((e.wire_code(), e.to_string())),
+                None => state
+                    .topics
+                    .partition(name, p.index)
+                    .and_then(|partition| {
+                        partition.append(p.records.as_deref().unwrap_or_default(), now_ms())
+                    })
+                    .map_err(|e| (e.wire_code(), e.to_string())),
             };
             match result {
                 Ok(a) => {
@@ -67,10 +74,10 @@ pub async fn handle(
                     pr.log_append_time_ms = a.log_append_time_ms;
                     pr.log_start_offset = a.log_start_offset;
                 }
-                Err(e) => {
-                    tracing::debug!(topic = name, partition = p.index, error = %e, "produce refused");
-                    pr.error_code = e.wire_code();
-                    pr.error_message = Some(super::str_bytes(e.to_string()));
+                Err((code, message)) => {
+                    tracing::debug!(topic = name, partition = p.index, error = %message, "produce refused");
+                    pr.error_code = code;
+                    pr.error_message = Some(super::str_bytes(message));
                 }
             }
             topic_response.partition_responses.push(pr);
@@ -81,12 +88,4 @@ pub async fn handle(
         state.data_arrived.notify_waiters();
     }
     response
-}
-
-/// Request-level errors repeat for every partition.
-fn clone_error(e: &BrokerError) -> BrokerError {
-    match e {
-        BrokerError::InvalidRequiredAcks(a) => BrokerError::InvalidRequiredAcks(*a),
-        _ => BrokerError::TransactionsUnsupported,
-    }
 }
