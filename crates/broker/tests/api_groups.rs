@@ -761,3 +761,27 @@ async fn offset_fetch_with_null_topics_returns_every_committed_partition_for_eac
     );
     broker.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_stable_consumer_group_keeps_offsets_of_subscribed_topics_and_expires_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    create_topic(&broker, "t", 1);
+    create_topic(&broker, "u", 1);
+    let mut c = Client::connect(&broker).await;
+    let (member, generation) = join_and_sync(&mut c, "g", &["t"]).await;
+    for topic in ["t", "u"] {
+        let r = c
+            .send(
+                8,
+                &commit_request("g", generation, &member, topic, 0, 5, ""),
+            )
+            .await;
+        assert_eq!(commit_code(&r), 0);
+    }
+    let later = runnel_broker::clock::now_ms() + 8 * 24 * 3600 * 1000;
+    broker.state().groups.expire_offsets(later);
+    assert_eq!(fetch_offset(&mut c, "g", "t", 0).await.0, 5);
+    assert_eq!(fetch_offset(&mut c, "g", "u", 0).await.0, -1);
+    broker.shutdown().await;
+}

@@ -1032,22 +1032,37 @@ impl GroupCoordinator {
         }
     }
 
-    /// Removes offsets of Empty groups older than `offsets.retention.minutes` (tombstones),
-    /// and groups left with nothing.
+    /// Removes offsets older than `offsets.retention.minutes` (tombstones): all of an Empty
+    /// group's, and a Stable consumer group's for topics it no longer subscribes to. Empty
+    /// groups left with nothing are removed.
     pub fn expire_offsets(&self, now: i64) {
         let retention = self.config.offsets_retention_ms;
         let mut groups = self.groups.lock();
         let mut dead = Vec::new();
         for g in groups.values_mut() {
-            if g.state != GroupState::Empty {
-                continue;
-            }
-            let expired: Vec<(String, i32)> = g
-                .offsets
-                .iter()
-                .filter(|(_, e)| e.commit_timestamp.max(g.state_timestamp) + retention <= now)
-                .map(|(k, _)| k.clone())
-                .collect();
+            // Empty groups: every offset, counted from when the group became empty (or the
+            // commit, if later). Consumer groups with members (KIP-496): offsets of topics no
+            // member subscribes to any more, counted from the commit.
+            let expired: Vec<(String, i32)> = match g.state {
+                GroupState::Empty => g
+                    .offsets
+                    .iter()
+                    .filter(|(_, e)| e.commit_timestamp.max(g.state_timestamp) + retention <= now)
+                    .map(|(k, _)| k.clone())
+                    .collect(),
+                GroupState::Stable => match g.subscribed_topics() {
+                    Some(subscribed) => g
+                        .offsets
+                        .iter()
+                        .filter(|((t, _), e)| {
+                            !subscribed.contains(t) && e.commit_timestamp + retention <= now
+                        })
+                        .map(|(k, _)| k.clone())
+                        .collect(),
+                    None => vec![],
+                },
+                _ => vec![],
+            };
             if expired.is_empty() {
                 continue;
             }
@@ -1055,7 +1070,7 @@ impl GroupCoordinator {
                 .iter()
                 .map(|(t, p)| (records::encode_offset_key(&g.id, t, *p), None))
                 .collect();
-            let emptied = expired.len() == g.offsets.len();
+            let emptied = g.state == GroupState::Empty && expired.len() == g.offsets.len();
             if emptied {
                 kvs.push((records::encode_group_key(&g.id), None));
             }
