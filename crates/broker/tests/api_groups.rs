@@ -785,3 +785,20 @@ async fn a_stable_consumer_group_keeps_offsets_of_subscribed_topics_and_expires_
     assert_eq!(fetch_offset(&mut c, "g", "u", 0).await.0, -1);
     broker.shutdown().await;
 }
+
+#[tokio::test]
+async fn deleting_a_topic_removes_the_committed_offsets_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    create_topic(&broker, "t", 1);
+    let mut c = Client::connect(&broker).await;
+    let r = c.send(8, &commit_request("g", -1, "", "t", 0, 9, "")).await;
+    assert_eq!(commit_code(&r), 0);
+    let mut del = DeleteTopicsRequest::default();
+    del.topic_names = vec![TopicName(s("t"))];
+    let resp = c.send(5, &del).await;
+    assert_eq!(resp.responses[0].error_code, 0);
+    create_topic(&broker, "t", 1);
+    assert_eq!(fetch_offset(&mut c, "g", "t", 0).await.0, -1);
+    broker.shutdown().await;
+}

@@ -1007,6 +1007,36 @@ impl GroupCoordinator {
         Ok(results)
     }
 
+    /// Removes every group's committed offsets for a deleted topic (tombstones).
+    pub fn remove_topic_offsets(&self, topic: &str) {
+        let mut groups = self.groups.lock();
+        for g in groups.values_mut() {
+            let keys: Vec<(String, i32)> = g
+                .offsets
+                .keys()
+                .filter(|(t, _)| t == topic)
+                .cloned()
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            let kvs: Vec<KeyValue> = keys
+                .iter()
+                .map(|(t, p)| (records::encode_offset_key(&g.id, t, *p), None))
+                .collect();
+            match self.persist(&g.id, &kvs) {
+                Ok(()) => {
+                    for k in &keys {
+                        g.offsets.remove(k);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(group = %g.id, topic, error = %e, "removing offsets of a deleted topic failed")
+                }
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- timers
 
     /// Session expiry, pending-member expiry, and join-phase deadlines.
