@@ -802,3 +802,32 @@ async fn deleting_a_topic_removes_the_committed_offsets_for_it() {
     assert_eq!(fetch_offset(&mut c, "g", "t", 0).await.0, -1);
     broker.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_empty_group_without_offsets_is_removed_by_the_retention_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut c = Client::connect(&broker).await;
+    // A first join that never comes back with its member id leaves an Empty group behind.
+    let r = c
+        .send(9, &join_request("abandoned", "", &["range"], &["t"]))
+        .await;
+    assert_eq!(r.error_code, 79);
+    let (member, _) = join_and_sync(&mut c, "left", &["t"]).await;
+    let mut leave = LeaveGroupRequest::default();
+    leave.group_id = GroupId(s("left"));
+    leave.member_id = s(&member);
+    assert_eq!(c.send(2, &leave).await.error_code, 0);
+    let later = runnel_broker::clock::now_ms() + 3_600_000;
+    broker.state().groups.expire_offsets(later);
+    broker.state().groups.tick(later);
+    broker.state().groups.expire_offsets(later);
+    let listed = c.send(4, &ListGroupsRequest::default()).await;
+    assert!(listed.groups.is_empty(), "{:?}", listed.groups);
+    broker.shutdown().await;
+    let broker = start(dir.path(), &[]).await;
+    let mut c = Client::connect(&broker).await;
+    let listed = c.send(4, &ListGroupsRequest::default()).await;
+    assert!(listed.groups.is_empty(), "gone after a restart too");
+    broker.shutdown().await;
+}

@@ -1064,7 +1064,7 @@ impl GroupCoordinator {
 
     /// Removes offsets older than `offsets.retention.minutes` (tombstones): all of an Empty
     /// group's, and a Stable consumer group's for topics it no longer subscribes to. Empty
-    /// groups left with nothing are removed.
+    /// groups without offsets are removed.
     pub fn expire_offsets(&self, now: i64) {
         let retention = self.config.offsets_retention_ms;
         let mut groups = self.groups.lock();
@@ -1093,6 +1093,20 @@ impl GroupCoordinator {
                 },
                 _ => vec![],
             };
+            if g.state == GroupState::Empty && g.offsets.is_empty() && g.pending.is_empty() {
+                // Nothing left to keep (e.g. every member left, or a failed first join): the
+                // group goes, as Kafka's cleanup does, with a tombstone for its metadata.
+                match self.persist(&g.id, &[(records::encode_group_key(&g.id), None)]) {
+                    Ok(()) => {
+                        g.transition(GroupState::Dead, now);
+                        dead.push(g.id.clone());
+                    }
+                    Err(e) => {
+                        tracing::warn!(group = %g.id, error = %e, "removing an empty group failed")
+                    }
+                }
+                continue;
+            }
             if expired.is_empty() {
                 continue;
             }
