@@ -480,3 +480,38 @@ def test_list_and_describe_consumer_groups_show_the_group_and_its_members(broker
     assert len(d.members) == 2
     assigned = sorted(tp.partition for m in d.members for tp in m.assignment.topic_partitions)
     assert assigned == [0, 1]
+
+
+def offset_delete_v0(port: int, group: str, topic: str, partitions: list[int]):
+    """OffsetDelete v0 (key 47) by hand: returns (group error, {partition: error})."""
+    import kafka_raw as kr
+
+    body = kr.string(group) + kr.array([kr.string(topic) + kr.array([kr.i32(p) for p in partitions])])
+    with kr.connection(port) as s:
+        r = kr.roundtrip(s, kr.request_header_v1(47, 0, 1), body)
+        group_error = r.i16()
+        r.i32()  # throttle
+        topics = r.array(lambda r: (r.string(), r.array(lambda r: (r.i32(), r.i16()))))
+    return group_error, {p: e for (_t, parts) in topics for (p, e) in parts}
+
+
+def test_offset_delete_removes_offsets_of_an_empty_group_and_refuses_subscribed_topics_of_a_live_one(
+        broker_factory, members):
+    b = broker_factory(FAST)
+    topic = create_topic(b.bootstrap, partitions=2)
+    idle = f"g-{uuid.uuid4().hex[:8]}"
+    c = group_consumer(b.bootstrap, idle)
+    c.commit(offsets=[TopicPartition(topic, 0, 3), TopicPartition(topic, 1, 4)], asynchronous=False)
+    c.close()
+    assert offset_delete_v0(b.port, idle, topic, [0]) == (0, {0: 0})
+    c = group_consumer(b.bootstrap, idle)
+    got = {tp.partition: tp.offset for tp in c.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)], timeout=20)}
+    c.close()
+    assert got[0] < 0 and got[1] == 4
+
+    live = f"g-{uuid.uuid4().hex[:8]}"
+    m = Member(b.bootstrap, topic, live)
+    members.append(m)
+    wait_until(lambda: m.owned() == {0, 1}, 45, "the member owning both partitions")
+    assert offset_delete_v0(b.port, live, topic, [0, 1]) == (0, {0: 86, 1: 86})
+    assert offset_delete_v0(b.port, "no-such-group", topic, [0])[0] == 69

@@ -686,3 +686,148 @@ async fn a_member_that_stops_heartbeating_is_removed_after_its_session_timeout()
     assert_eq!(state, ("Empty".to_string(), 0));
     broker.shutdown().await;
 }
+
+#[tokio::test]
+async fn offset_fetch_with_null_topics_returns_every_committed_partition_for_each_batched_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    create_topic(&broker, "t", 3);
+    let mut c = Client::connect(&broker).await;
+    for (group, partition, offset) in [("a", 0, 10), ("a", 2, 12), ("b", 1, 21)] {
+        let r = c
+            .send(
+                8,
+                &commit_request(group, -1, "", "t", partition, offset, "m"),
+            )
+            .await;
+        assert_eq!(commit_code(&r), 0);
+    }
+    let mut r = OffsetFetchRequest::default();
+    r.require_stable = true;
+    for g in ["a", "b", "none"] {
+        let mut rg = offset_fetch_request::OffsetFetchRequestGroup::default();
+        rg.group_id = GroupId(s(g));
+        rg.topics = None;
+        r.groups.push(rg);
+    }
+    let resp = c.send(8, &r).await;
+    let got: Vec<(String, Vec<(i32, i64)>)> = resp
+        .groups
+        .iter()
+        .map(|g| {
+            assert_eq!(g.error_code, 0);
+            (
+                g.group_id.0.to_string(),
+                g.topics
+                    .iter()
+                    .flat_map(|t| {
+                        t.partitions
+                            .iter()
+                            .map(|p| (p.partition_index, p.committed_offset))
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("a".to_string(), vec![(0, 10), (2, 12)]),
+            ("b".to_string(), vec![(1, 21)]),
+            ("none".to_string(), vec![]),
+        ]
+    );
+    // The single-group form (v7) with null topics.
+    let mut single = OffsetFetchRequest::default();
+    single.group_id = GroupId(s("a"));
+    single.topics = None;
+    single.require_stable = true;
+    let resp = c.send(7, &single).await;
+    assert_eq!(resp.error_code, 0);
+    let offsets: Vec<(i32, i64, String)> = resp.topics[0]
+        .partitions
+        .iter()
+        .map(|p| {
+            (
+                p.partition_index,
+                p.committed_offset,
+                p.metadata.as_ref().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        offsets,
+        vec![(0, 10, "m".to_string()), (2, 12, "m".to_string())]
+    );
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stable_consumer_group_keeps_offsets_of_subscribed_topics_and_expires_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    create_topic(&broker, "t", 1);
+    create_topic(&broker, "u", 1);
+    let mut c = Client::connect(&broker).await;
+    let (member, generation) = join_and_sync(&mut c, "g", &["t"]).await;
+    for topic in ["t", "u"] {
+        let r = c
+            .send(
+                8,
+                &commit_request("g", generation, &member, topic, 0, 5, ""),
+            )
+            .await;
+        assert_eq!(commit_code(&r), 0);
+    }
+    let later = runnel_broker::clock::now_ms() + 8 * 24 * 3600 * 1000;
+    broker.state().groups.expire_offsets(later);
+    assert_eq!(fetch_offset(&mut c, "g", "t", 0).await.0, 5);
+    assert_eq!(fetch_offset(&mut c, "g", "u", 0).await.0, -1);
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn deleting_a_topic_removes_the_committed_offsets_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    create_topic(&broker, "t", 1);
+    let mut c = Client::connect(&broker).await;
+    let r = c.send(8, &commit_request("g", -1, "", "t", 0, 9, "")).await;
+    assert_eq!(commit_code(&r), 0);
+    let mut del = DeleteTopicsRequest::default();
+    del.topic_names = vec![TopicName(s("t"))];
+    let resp = c.send(5, &del).await;
+    assert_eq!(resp.responses[0].error_code, 0);
+    create_topic(&broker, "t", 1);
+    assert_eq!(fetch_offset(&mut c, "g", "t", 0).await.0, -1);
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_empty_group_without_offsets_is_removed_by_the_retention_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut c = Client::connect(&broker).await;
+    // A first join that never comes back with its member id leaves an Empty group behind.
+    let r = c
+        .send(9, &join_request("abandoned", "", &["range"], &["t"]))
+        .await;
+    assert_eq!(r.error_code, 79);
+    let (member, _) = join_and_sync(&mut c, "left", &["t"]).await;
+    let mut leave = LeaveGroupRequest::default();
+    leave.group_id = GroupId(s("left"));
+    leave.member_id = s(&member);
+    assert_eq!(c.send(2, &leave).await.error_code, 0);
+    let later = runnel_broker::clock::now_ms() + 3_600_000;
+    broker.state().groups.expire_offsets(later);
+    broker.state().groups.tick(later);
+    broker.state().groups.expire_offsets(later);
+    let listed = c.send(4, &ListGroupsRequest::default()).await;
+    assert!(listed.groups.is_empty(), "{:?}", listed.groups);
+    broker.shutdown().await;
+    let broker = start(dir.path(), &[]).await;
+    let mut c = Client::connect(&broker).await;
+    let listed = c.send(4, &ListGroupsRequest::default()).await;
+    assert!(listed.groups.is_empty(), "gone after a restart too");
+    broker.shutdown().await;
+}

@@ -42,15 +42,14 @@ async fn log_append_time_topics_report_and_store_the_broker_clock() {
         r.log_append_time_ms
     );
     let p = c.fetch("lat", 0, 0, 0, 1).await;
-    let mut records = p.records.unwrap();
-    let batches = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut records).unwrap();
-    for rec in &batches[0].records {
-        assert_eq!(rec.timestamp, r.log_append_time_ms);
-        assert_eq!(
-            rec.timestamp_type,
-            kafka_protocol::records::TimestampType::LogAppend
-        );
-    }
+    let records = p.records.unwrap();
+    // Under LogAppendTime a record's timestamp is the batch's maxTimestamp, which the broker
+    // stamps (readers must use it instead of the per-record deltas).
+    let header = runnel_log::batch::BatchHeader::parse(&records).unwrap();
+    assert!(header.is_log_append_time(), "timestamp type bit set");
+    assert_eq!(header.max_timestamp, r.log_append_time_ms);
+    runnel_log::batch::validate(&records[..header.total_size_bytes()], &header)
+        .expect("CRC recomputed after stamping");
     broker.shutdown().await;
 }
 

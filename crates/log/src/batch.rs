@@ -224,9 +224,19 @@ pub fn stamp_offset_and_epoch(batch: &mut [u8], base_offset: i64, leader_epoch: 
 /// For `message.timestamp.type=LogAppendTime`: sets the timestamp-type bit and maxTimestamp to
 /// the broker's clock, then recomputes the CRC (both fields are covered by it).
 pub fn stamp_log_append_time(batch: &mut [u8], now_ms: i64) {
-    let attrs = i16_at(batch, ATTRIBUTES_AT) | TIMESTAMP_TYPE_LOG_APPEND;
-    batch[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attrs.to_be_bytes());
-    batch[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&now_ms.to_be_bytes());
-    let crc = compute_crc(batch);
-    batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    let (header, body) = batch.split_at_mut(HEADER_SIZE_BYTES);
+    stamp_log_append_time_split(header, body, now_ms);
+}
+
+/// [`stamp_log_append_time`] for a batch whose fixed header was copied apart from its body, so
+/// the body (the producer's bytes) is read but never copied.
+pub fn stamp_log_append_time_split(header: &mut [u8], body: &[u8], now_ms: i64) {
+    let attrs = i16_at(header, ATTRIBUTES_AT) | TIMESTAMP_TYPE_LOG_APPEND;
+    header[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attrs.to_be_bytes());
+    header[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&now_ms.to_be_bytes());
+    let crc = crc32c::crc32c_append(
+        crc32c::crc32c(&header[ATTRIBUTES_AT..HEADER_SIZE_BYTES]),
+        body,
+    );
+    header[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
 }

@@ -14,16 +14,14 @@
 //! batch with a valid CRC, so a log never serves a torn batch. Checkpoints (log start offset,
 //! cleaner position) and compaction swaps are always fsynced and renamed into place.
 
-use crate::batch::{self, BatchError};
+use crate::batch::{self, BatchError, HEADER_SIZE_BYTES};
 use crate::recovery::{self, CLEANER_CHECKPOINT_FILE, LOG_START_FILE};
 use crate::segment::{PendingEntries, Segment};
 use crate::{LogConfig, LogError, TimestampType};
 use bytes::Bytes;
 use kafka_protocol::records::RecordBatchDecoder;
+use std::io::IoSlice;
 use std::path::{Path, PathBuf};
-
-/// Largest write buffer a log keeps between appends.
-const APPEND_BUF_KEEP_BYTES: usize = 256 * 1024;
 
 /// What the broker decides per append.
 #[derive(Debug, Clone, Copy)]
@@ -151,8 +149,13 @@ impl Log {
 
         let log_append_time = self.config.timestamp_type == TimestampType::LogAppendTime;
         let interval = self.config.index_interval_bytes;
+        // Only the fixed headers are copied (into `append_buf`) and stamped; the records go to
+        // the file straight from the request, headers and bodies interleaved in one writev.
         self.append_buf.clear();
-        self.append_buf.extend_from_slice(records);
+        for (_, bytes) in &batches {
+            self.append_buf
+                .extend_from_slice(&bytes[..HEADER_SIZE_BYTES]);
+        }
         self.pending.clear();
         let seg = self
             .segments
@@ -163,38 +166,40 @@ impl Log {
         let mut next_offset = base_offset;
         let mut max_timestamp = i64::MIN;
         let mut record_count = 0i64;
-        let mut at = 0usize;
-        for (header, _) in &batches {
-            let size = header.total_size_bytes();
-            let bytes = &mut self.append_buf[at..at + size];
-            batch::stamp_offset_and_epoch(bytes, next_offset, opts.leader_epoch);
+        let mut at = 0u64;
+        let headers = self.append_buf.chunks_exact_mut(HEADER_SIZE_BYTES);
+        for ((header, bytes), stamped_bytes) in batches.iter().zip(headers) {
+            batch::stamp_offset_and_epoch(stamped_bytes, next_offset, opts.leader_epoch);
             let mut stamped = *header;
             stamped.base_offset = next_offset;
             stamped.partition_leader_epoch = opts.leader_epoch;
             if log_append_time {
-                batch::stamp_log_append_time(bytes, opts.now_ms);
+                batch::stamp_log_append_time_split(
+                    stamped_bytes,
+                    &bytes[HEADER_SIZE_BYTES..],
+                    opts.now_ms,
+                );
                 stamped.max_timestamp = opts.now_ms;
             }
-            seg.track(
-                old_size_bytes + at as u64,
-                &stamped,
-                interval,
-                &mut self.pending,
-            );
+            seg.track(old_size_bytes + at, &stamped, interval, &mut self.pending);
             max_timestamp = max_timestamp.max(stamped.max_timestamp);
             record_count += header.records_count as i64;
             next_offset = stamped.last_offset() + 1;
-            at += size;
+            at += header.total_size_bytes() as u64;
         }
-        if let Err(e) = seg.append(&self.append_buf, &self.pending, &mut self.index_scratch) {
+        let mut slices = Vec::with_capacity(batches.len() * 2);
+        for ((_, bytes), stamped) in batches
+            .iter()
+            .zip(self.append_buf.chunks_exact(HEADER_SIZE_BYTES))
+        {
+            slices.push(IoSlice::new(stamped));
+            slices.push(IoSlice::new(&bytes[HEADER_SIZE_BYTES..]));
+        }
+        if let Err(e) = seg.append_vectored(&mut slices, at, &self.pending, &mut self.index_scratch)
+        {
             // Put the segment back as it was (best effort: the disk is already failing).
             let _ = seg.truncate_at(old_size_bytes, interval);
             return Err(e.into());
-        }
-        if self.append_buf.capacity() > APPEND_BUF_KEEP_BYTES {
-            // Thousands of partitions each keeping their largest request's buffer would hold
-            // gigabytes at idle; keep small buffers, reallocate for big appends.
-            self.append_buf = Vec::new();
         }
         seg.first_append_ms.get_or_insert(opts.now_ms);
         self.unflushed_messages = self.unflushed_messages.saturating_add(record_count);

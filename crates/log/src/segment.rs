@@ -126,15 +126,34 @@ impl Segment {
         self.next_offset = header.last_offset() + 1;
     }
 
-    /// Appends already-validated, stamped batches with one write, then their index entries.
-    pub fn append(
+    /// Appends already-validated, stamped batches given as `size_bytes` of slices, with as few
+    /// `writev` calls as the kernel allows (one, unless it writes partially), then their index
+    /// entries.
+    pub fn append_vectored(
         &mut self,
-        bytes: &[u8],
+        mut slices: &mut [io::IoSlice<'_>],
+        size_bytes: u64,
         pending: &PendingEntries,
         scratch: &mut Vec<u8>,
     ) -> io::Result<()> {
-        self.file.write_all(bytes)?;
-        self.size_bytes += bytes.len() as u64;
+        let mut written = 0u64;
+        while !slices.is_empty() {
+            let n = self.file.write_vectored(slices)?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "segment write returned 0",
+                ));
+            }
+            written += n as u64;
+            io::IoSlice::advance_slices(&mut slices, n);
+        }
+        assert_eq!(
+            written, size_bytes,
+            "segment {}: wrote {written} bytes, expected {size_bytes}",
+            self.base_offset
+        );
+        self.size_bytes += size_bytes;
         self.unflushed = true;
         self.offset_index.append(&pending.offsets, scratch)?;
         self.time_index.append(&pending.times, scratch)?;
@@ -308,8 +327,13 @@ mod tests {
         let mut seg = Segment::create(dir.path(), 0).unwrap();
         let mut b = batch_bytes(1, 0);
         b[batch::LENGTH_AT..batch::LENGTH_AT + 4].copy_from_slice(&i32::MAX.to_be_bytes());
-        seg.append(&b, &PendingEntries::default(), &mut Vec::new())
-            .unwrap();
+        seg.append_vectored(
+            &mut [io::IoSlice::new(&b)],
+            b.len() as u64,
+            &PendingEntries::default(),
+            &mut Vec::new(),
+        )
+        .unwrap();
         let err = seg.header_at(0).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(seg.find_batch(0).is_err());

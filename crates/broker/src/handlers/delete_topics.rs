@@ -62,7 +62,10 @@ fn delete_one(state: &BrokerState, name: Option<TopicName>, id: Uuid) -> Deletab
                 t.name
             )));
         }
-        state.topics.delete(&t.name).map(|_| ())
+        state.topics.delete(&t.name)?;
+        // As Kafka: committed offsets of a deleted topic go too (tombstones).
+        state.groups.remove_topic_offsets(&t.name);
+        Ok(())
     });
     if let Err(e) = outcome {
         r.error_code = e.wire_code();
