@@ -21,10 +21,10 @@ pub async fn handle(
     _header: &RequestHeader,
     req: AlterConfigsRequest,
 ) -> AlterConfigsResponse {
-    let duplicates = duplicate_resources(
+    let duplicates = super::duplicates(
         req.resources
             .iter()
-            .map(|r| (r.resource_type, r.resource_name.as_str())),
+            .map(|r| (r.resource_type, r.resource_name.to_string())),
     );
     let state = state.clone();
     let validate_only = req.validate_only;
@@ -57,17 +57,6 @@ pub async fn handle(
     let mut response = AlterConfigsResponse::default();
     response.responses = responses;
     response
-}
-
-/// (type, name) pairs named more than once; Kafka refuses each of them.
-pub(super) fn duplicate_resources<'a>(
-    resources: impl Iterator<Item = (i8, &'a str)>,
-) -> HashSet<(i8, String)> {
-    let mut seen = HashSet::new();
-    resources
-        .filter(|(t, n)| !seen.insert((*t, n.to_string())))
-        .map(|(t, n)| (t, n.to_string()))
-        .collect()
 }
 
 /// The error for any attempt to change broker configs.

@@ -7,7 +7,6 @@ use crate::state::BrokerState;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse, RequestHeader};
-use std::collections::HashSet;
 use std::sync::Arc;
 
 pub async fn handle(
@@ -15,13 +14,7 @@ pub async fn handle(
     _header: &RequestHeader,
     req: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
-    let mut seen = HashSet::new();
-    let duplicates: HashSet<String> = req
-        .topics
-        .iter()
-        .filter(|t| !seen.insert(t.name.to_string()))
-        .map(|t| t.name.to_string())
-        .collect();
+    let duplicates = super::duplicates(req.topics.iter().map(|t| t.name.to_string()));
     let state = state.clone();
     let validate_only = req.validate_only;
     let results = tokio::task::spawn_blocking(move || {

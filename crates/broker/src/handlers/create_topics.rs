@@ -10,7 +10,7 @@ use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
 };
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse, RequestHeader};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub async fn handle(
@@ -18,13 +18,7 @@ pub async fn handle(
     _header: &RequestHeader,
     req: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
-    let mut seen = HashSet::new();
-    let duplicates: HashSet<String> = req
-        .topics
-        .iter()
-        .filter(|t| !seen.insert(t.name.to_string()))
-        .map(|t| t.name.to_string())
-        .collect();
+    let duplicates = super::duplicates(req.topics.iter().map(|t| t.name.to_string()));
     let state2 = state.clone();
     let validate_only = req.validate_only;
     let results = tokio::task::spawn_blocking(move || {

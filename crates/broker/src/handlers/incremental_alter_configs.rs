@@ -5,7 +5,7 @@
 //! override or, without one, the inherited default, as Kafka does. BROKER resources are refused
 //! with INVALID_REQUEST, as in [`super::alter_configs`]: Runnel has no dynamic broker configs.
 
-use super::alter_configs::{broker_alter, duplicate_resources};
+use super::alter_configs::broker_alter;
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::str_bytes;
 use crate::config::defs::ConfigType;
@@ -31,10 +31,10 @@ pub async fn handle(
     _header: &RequestHeader,
     req: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
-    let duplicates = duplicate_resources(
+    let duplicates = super::duplicates(
         req.resources
             .iter()
-            .map(|r| (r.resource_type, r.resource_name.as_str())),
+            .map(|r| (r.resource_type, r.resource_name.to_string())),
     );
     let state = state.clone();
     let validate_only = req.validate_only;

@@ -129,6 +129,15 @@ pub async fn handle(
     Ok(Some(vec![response]))
 }
 
+/// The items that occur more than once: Kafka refuses every occurrence of a topic or resource
+/// named twice in one admin request.
+pub(crate) fn duplicates<T: Eq + std::hash::Hash + Clone>(
+    items: impl Iterator<Item = T>,
+) -> std::collections::HashSet<T> {
+    let mut seen = std::collections::HashSet::new();
+    items.filter(|i| !seen.insert(i.clone())).collect()
+}
+
 /// Shorthand for building `StrBytes` from owned strings.
 pub(crate) fn str_bytes(s: impl Into<String>) -> kafka_protocol::protocol::StrBytes {
     kafka_protocol::protocol::StrBytes::from_string(s.into())
