@@ -305,6 +305,15 @@ impl Cluster {
         Ok(t)
     }
 
+    /// The number of partitions of a topic if it is cached at all, however old: the
+    /// producer's per-record path. The sender refreshes metadata older than
+    /// `metadata.max.age.ms` for every topic with queued records, so a partition count that
+    /// grew is picked up within that age, as in the Java client.
+    pub fn cached_partition_count(&self, topic: &str) -> Option<i32> {
+        let g = self.metadata.read();
+        g.0.topics.get(topic).map(|t| t.partitions.len() as i32)
+    }
+
     /// The number of partitions of a topic, from the cache when fresh (no copying of the
     /// topic's metadata: this is on the producer's per-record path).
     pub async fn partition_count(&self, topic: &str) -> Result<i32> {

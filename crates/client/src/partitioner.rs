@@ -138,7 +138,13 @@ impl Partitioner {
                         (p, 0)
                     }
                 };
-                cur.insert(topic.to_string(), (p, bytes + size));
+                match cur.get_mut(topic) {
+                    // The per-record case: no copy of the topic name.
+                    Some(slot) => *slot = (p, bytes + size),
+                    None => {
+                        cur.insert(topic.to_string(), (p, bytes + size));
+                    }
+                }
                 p
             }
         }

@@ -26,10 +26,10 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
+use tokio::sync::{mpsc, Notify, Semaphore, TryAcquireError};
 
 /// Where a record landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,29 +41,99 @@ pub struct RecordMetadata {
     pub timestamp: i64,
 }
 
-/// Resolves when the record is acknowledged (or failed).
-pub struct DeliveryFuture(oneshot::Receiver<Result<RecordMetadata>>);
+type Tp = (String, i32);
 
-impl Future for DeliveryFuture {
-    type Output = Result<RecordMetadata>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|r| r.unwrap_or(Err(ClientError::Closed)))
+/// How a batch ended: its base offset and LogAppendTime (-1 for CreateTime), or the error.
+struct Done {
+    result: Result<(i64, i64)>,
+    at: Instant,
+}
+
+/// A batch's outcome, shared by the batch and the [`DeliveryFuture`]s of all its records:
+/// a record costs one reference count here instead of a channel of its own, and completing
+/// a batch is one store and one wake-up per waiting task, whatever its record count.
+struct BatchOutcome {
+    tp: Tp,
+    done: OnceLock<Done>,
+    /// Tasks waiting on a record of this batch (usually one: futures are awaited in order).
+    wakers: Mutex<Vec<Waker>>,
+}
+
+impl BatchOutcome {
+    fn set(&self, result: Result<(i64, i64)>) {
+        let _ = self.done.set(Done {
+            result,
+            at: Instant::now(),
+        });
+        // Taken after the store: a poll that registered before it is woken here, and one
+        // that comes after sees the store (it re-checks under this lock).
+        let wakers = std::mem::take(&mut *self.wakers.lock());
+        for w in wakers {
+            w.wake();
+        }
     }
 }
 
-type Tp = (String, i32);
-
-struct Waiter {
-    tx: oneshot::Sender<Result<RecordMetadata>>,
-    offset_delta: i64,
+/// Resolves when the record is acknowledged (or failed).
+pub struct DeliveryFuture {
+    outcome: Arc<BatchOutcome>,
+    offset_delta: i32,
     timestamp: i64,
+}
+
+impl DeliveryFuture {
+    fn metadata(&self, done: &Done) -> Result<RecordMetadata> {
+        let (base, log_append_time) = done.result.clone()?;
+        Ok(RecordMetadata {
+            topic: self.outcome.tp.0.clone(),
+            partition: self.outcome.tp.1,
+            offset: if base < 0 {
+                -1
+            } else {
+                base + self.offset_delta as i64
+            },
+            timestamp: if log_append_time >= 0 {
+                log_append_time
+            } else {
+                self.timestamp
+            },
+        })
+    }
+
+    /// The outcome without waiting; `None` while the record is queued or in flight.
+    pub fn try_result(&self) -> Option<Result<RecordMetadata>> {
+        self.outcome.done.get().map(|d| self.metadata(d))
+    }
+
+    /// When the record's batch completed (acknowledged or failed), without building its
+    /// metadata; `None` while pending. For latency measurements such as `runnel perf`.
+    pub fn completed_at(&self) -> Option<(Instant, bool)> {
+        self.outcome.done.get().map(|d| (d.at, d.result.is_ok()))
+    }
+}
+
+impl Future for DeliveryFuture {
+    type Output = Result<RecordMetadata>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some(d) = self.outcome.done.get() {
+            return Poll::Ready(self.metadata(d));
+        }
+        let mut wakers = self.outcome.wakers.lock();
+        if let Some(d) = self.outcome.done.get() {
+            drop(wakers);
+            return Poll::Ready(self.metadata(d));
+        }
+        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            wakers.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
 }
 
 /// A batch of records for one partition.
 struct ProducerBatch {
     tp: Tp,
+    /// The batch as it grows: a reserved header (`BATCH_OVERHEAD` bytes) then the records.
     records: BytesMut,
     count: i32,
     base_timestamp: i64,
@@ -71,7 +141,8 @@ struct ProducerBatch {
     /// Bytes reserved from `buffer.memory`.
     reserved: usize,
     created: Instant,
-    waiters: Vec<Waiter>,
+    outcome: Arc<BatchOutcome>,
+    /// The finished batch, kept so a retry resends the same bytes and sequence.
     built: Option<Bytes>,
     base_sequence: i32,
     attempts: u32,
@@ -80,15 +151,70 @@ struct ProducerBatch {
 }
 
 impl ProducerBatch {
+    fn new(tp: Tp, timestamp: i64, capacity: usize) -> ProducerBatch {
+        ProducerBatch {
+            outcome: Arc::new(BatchOutcome {
+                tp: tp.clone(),
+                done: OnceLock::new(),
+                wakers: Mutex::new(Vec::new()),
+            }),
+            tp,
+            records: records::new_batch_buffer(capacity),
+            count: 0,
+            base_timestamp: timestamp,
+            max_timestamp: timestamp,
+            reserved: 0,
+            created: Instant::now(),
+            built: None,
+            base_sequence: -1,
+            attempts: 0,
+            retry_at: None,
+            last_error: None,
+        }
+    }
+
+    /// Bytes on the wire, header included.
     fn size(&self) -> usize {
-        BATCH_OVERHEAD + self.records.len()
+        self.built.as_ref().map_or(self.records.len(), Bytes::len)
     }
 }
 
+impl Drop for ProducerBatch {
+    /// A batch dropped without an outcome (the producer torn down) fails its records rather
+    /// than leaving their futures pending forever.
+    fn drop(&mut self) {
+        if self.outcome.done.get().is_none() {
+            self.outcome.set(Err(ClientError::Closed));
+        }
+    }
+}
+
+/// Batches of one topic, indexed by partition.
+type TopicQueues = Vec<VecDeque<ProducerBatch>>;
+
 #[derive(Default)]
 struct AccState {
-    queues: BTreeMap<Tp, VecDeque<ProducerBatch>>,
+    /// Keyed by topic name so the per-record lookup borrows the record's topic (no copy).
+    queues: BTreeMap<String, TopicQueues>,
     closed: bool,
+}
+
+impl AccState {
+    fn queue(&mut self, topic: &str, partition: i32) -> &mut VecDeque<ProducerBatch> {
+        if !self.queues.contains_key(topic) {
+            self.queues.insert(topic.to_string(), Vec::new());
+        }
+        let parts = self.queues.get_mut(topic).expect("inserted above");
+        let i = partition as usize;
+        if parts.len() <= i {
+            parts.resize_with(i + 1, VecDeque::new);
+        }
+        &mut parts[i]
+    }
+
+    fn all_queues(&mut self) -> impl Iterator<Item = &mut VecDeque<ProducerBatch>> {
+        self.queues.values_mut().flat_map(|parts| parts.iter_mut())
+    }
 }
 
 /// Per-partition queues of batches, bounded by `batch.size` each and `buffer.memory` in all.
@@ -128,9 +254,41 @@ impl RecordAccumulator {
         self.memory.available_permits()
     }
 
-    async fn append(&self, tp: Tp, rec: ProducerRecord, timestamp: i64) -> Result<DeliveryFuture> {
-        let est =
-            records::estimate_record_size(rec.key.as_deref(), rec.value.as_deref(), &rec.headers);
+    /// Takes `size` bytes of `buffer.memory`, waiting up to `max.block.ms` when it is full.
+    async fn reserve(&self, size: usize) -> Result<()> {
+        if size > self.config.buffer_memory {
+            return Err(ClientError::RecordTooLarge {
+                size,
+                key: "buffer.memory",
+                limit: self.config.buffer_memory,
+            });
+        }
+        let permit = match self.memory.try_acquire_many(size as u32) {
+            Ok(permit) => permit,
+            Err(TryAcquireError::Closed) => return Err(ClientError::Closed),
+            Err(TryAcquireError::NoPermits) => {
+                tokio::time::timeout(self.config.max_block, self.memory.acquire_many(size as u32))
+                    .await
+                    .map_err(|_| ClientError::BufferExhausted {
+                        buffer_memory: self.config.buffer_memory,
+                        size,
+                        max_block_ms: self.config.max_block.as_millis() as u64,
+                    })?
+                    .map_err(|_| ClientError::Closed)?
+            }
+        };
+        permit.forget();
+        Ok(())
+    }
+
+    async fn append(
+        &self,
+        topic: &str,
+        partition: i32,
+        rec: &ProducerRecord,
+        timestamp: i64,
+        est: usize,
+    ) -> Result<DeliveryFuture> {
         if est + BATCH_OVERHEAD > self.config.max_request_size {
             return Err(ClientError::RecordTooLarge {
                 size: est,
@@ -138,101 +296,54 @@ impl RecordAccumulator {
                 limit: self.config.max_request_size,
             });
         }
-        if est > self.config.buffer_memory {
-            return Err(ClientError::RecordTooLarge {
-                size: est,
-                key: "buffer.memory",
-                limit: self.config.buffer_memory,
-            });
-        }
-        let permit =
-            tokio::time::timeout(self.config.max_block, self.memory.acquire_many(est as u32))
-                .await
-                .map_err(|_| ClientError::BufferExhausted {
-                    buffer_memory: self.config.buffer_memory,
-                    size: est,
-                    max_block_ms: self.config.max_block.as_millis() as u64,
-                })?
-                .map_err(|_| ClientError::Closed)?;
-        permit.forget();
-        let (tx, rx) = oneshot::channel();
+        self.reserve(est).await?;
         let mut st = self.state.lock();
         if st.closed {
             drop(st);
             self.memory.add_permits(est);
             return Err(ClientError::Closed);
         }
-        let q = st.queues.entry(tp.clone()).or_default();
         let batch_size = self.config.batch_size;
+        let q = st.queue(topic, partition);
         let fits =
             |b: &ProducerBatch| b.built.is_none() && (b.count == 0 || b.size() + est <= batch_size);
         if !q.back().is_some_and(fits) {
-            q.push_back(ProducerBatch {
-                tp,
-                records: BytesMut::with_capacity(batch_size.min(1 << 20)),
-                count: 0,
-                base_timestamp: timestamp,
-                max_timestamp: timestamp,
-                reserved: 0,
-                created: Instant::now(),
-                waiters: Vec::new(),
-                built: None,
-                base_sequence: -1,
-                attempts: 0,
-                retry_at: None,
-                last_error: None,
-            });
+            let tp = (topic.to_string(), partition);
+            q.push_back(ProducerBatch::new(tp, timestamp, batch_size.min(1 << 20)));
             self.incomplete.fetch_add(1, Ordering::SeqCst);
         }
+        let full = q.len() > 1;
         let b = q.back_mut().expect("just pushed");
+        let offset_delta = b.count;
         records::encode_record(
             &mut b.records,
-            b.count,
+            offset_delta,
             timestamp - b.base_timestamp,
             rec.key.as_deref(),
             rec.value.as_deref(),
             &rec.headers,
         );
-        b.waiters.push(Waiter {
-            tx,
-            offset_delta: b.count as i64,
-            timestamp,
-        });
         b.count += 1;
         b.reserved += est;
         b.max_timestamp = b.max_timestamp.max(timestamp);
-        let full = b.size() >= batch_size || q.len() > 1;
+        let full = full || b.size() >= batch_size;
+        let outcome = b.outcome.clone();
         drop(st);
         if full || self.config.linger.is_zero() {
             self.wake_sender.notify_one();
         }
-        Ok(DeliveryFuture(rx))
-    }
-
-    fn release(&self, b: &ProducerBatch) {
-        self.memory.add_permits(b.reserved);
-        if self.incomplete.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.all_done.notify_waiters();
-        }
+        Ok(DeliveryFuture {
+            outcome,
+            offset_delta,
+            timestamp,
+        })
     }
 
     fn complete(&self, b: ProducerBatch, result: Result<(i64, i64)>) {
-        self.release(&b);
-        for w in b.waiters {
-            let r = match &result {
-                Ok((base, log_append_time)) => Ok(RecordMetadata {
-                    topic: b.tp.0.clone(),
-                    partition: b.tp.1,
-                    offset: if *base < 0 { -1 } else { base + w.offset_delta },
-                    timestamp: if *log_append_time >= 0 {
-                        *log_append_time
-                    } else {
-                        w.timestamp
-                    },
-                }),
-                Err(e) => Err(e.clone()),
-            };
-            let _ = w.tx.send(r);
+        self.memory.add_permits(b.reserved);
+        b.outcome.set(result);
+        if self.incomplete.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.all_done.notify_waiters();
         }
     }
 }
@@ -262,7 +373,7 @@ impl SenderState {
         let mut expired = Vec::new();
         {
             let mut st = self.acc.state.lock();
-            for q in st.queues.values_mut() {
+            for q in st.all_queues() {
                 while let Some(b) = q.front() {
                     if now.duration_since(b.created) >= self.config.delivery_timeout {
                         expired.push(q.pop_front().expect("front"));
@@ -294,24 +405,26 @@ impl SenderState {
         let mut soon = |t: Instant| next = Some(next.map_or(t, |n: Instant| n.min(t)));
         let topics: Vec<String> = {
             let st = self.acc.state.lock();
-            let mut t: Vec<String> = st
-                .queues
+            st.queues
                 .iter()
-                .filter(|(_, q)| !q.is_empty())
-                .map(|(tp, _)| tp.0.clone())
-                .collect();
-            t.dedup();
-            t
+                .filter(|(_, parts)| parts.iter().any(|q| !q.is_empty()))
+                .map(|(t, _)| t.clone())
+                .collect()
         };
-        let mut leaders: HashMap<Tp, i32> = HashMap::new();
+        // Leader of each partition, by topic then partition index; -1 when unknown.
+        let mut leaders: HashMap<String, Vec<i32>> = HashMap::new();
         for t in topics {
             match self.cluster.topic(&t).await {
                 Ok(info) => {
-                    for p in info.partitions {
-                        if p.leader >= 0 {
-                            leaders.insert((t.clone(), p.partition), p.leader);
+                    let mut by_index = Vec::new();
+                    for p in info.partitions.iter().filter(|p| p.partition >= 0) {
+                        let i = p.partition as usize;
+                        if by_index.len() <= i {
+                            by_index.resize(i + 1, -1);
                         }
+                        by_index[i] = p.leader;
                     }
+                    leaders.insert(t, by_index);
                 }
                 Err(e) => {
                     tracing::debug!(topic = t, error = %e, "no metadata for a topic with queued records");
@@ -322,11 +435,19 @@ impl SenderState {
         let mut out: BTreeMap<i32, Vec<ProducerBatch>> = BTreeMap::new();
         let mut request_bytes: HashMap<i32, usize> = HashMap::new();
         let mut st = self.acc.state.lock();
-        for (tp, q) in st.queues.iter_mut() {
-            let Some(front) = q.front() else { continue };
-            let Some(&leader) = leaders.get(tp) else {
+        let queues = st.queues.iter_mut().flat_map(|(topic, parts)| {
+            let leaders = leaders.get(topic.as_str());
+            parts.iter_mut().enumerate().map(move |(i, q)| {
+                let leader = leaders.and_then(|l| l.get(i)).copied().unwrap_or(-1);
+                (leader, q)
+            })
+        });
+        for (leader, q) in queues {
+            if leader < 0 {
                 continue;
-            };
+            }
+            let Some(front) = q.front() else { continue };
+            let tp = &front.tp;
             if let Some(at) = front.retry_at {
                 if at > now {
                     soon(at);
@@ -358,7 +479,7 @@ impl SenderState {
             let mut b = q.pop_front().expect("front");
             *used += b.size();
             if b.built.is_none() && self.producer_id >= 0 {
-                let seq = self.next_sequence.entry(tp.clone()).or_insert(0);
+                let seq = self.next_sequence.entry(b.tp.clone()).or_insert(0);
                 b.base_sequence = *seq;
                 *seq = seq.wrapping_add(b.count) & i32::MAX;
             }
@@ -389,7 +510,7 @@ impl SenderState {
             compression: self.config.compression,
             levels: self.config.compression_levels,
         };
-        let bytes = records::build_batch(&h, &b.records)?;
+        let bytes = records::finish_batch(&h, std::mem::take(&mut b.records))?;
         b.built = Some(bytes.clone());
         Ok(bytes)
     }
@@ -518,7 +639,7 @@ impl SenderState {
                 tracing::debug!(topic = b.tp.0, partition = b.tp.1, attempt = b.attempts, error = %e, "retrying a batch");
                 b.retry_at = Some(Instant::now() + self.backoff(b.attempts));
                 b.last_error = Some(e);
-                let q = st.queues.entry(b.tp.clone()).or_default();
+                let q = st.queue(&b.tp.0, b.tp.1);
                 // Back in front, ahead of newer batches, in sequence order.
                 let pos = q
                     .iter()
@@ -659,13 +780,32 @@ impl Producer {
         if self.stop.load(Ordering::SeqCst) {
             return Err(ClientError::Closed);
         }
-        let max_block = self.acc.config.max_block;
-        let n = tokio::time::timeout(max_block, self.cluster.partition_count(&record.topic))
-            .await
-            .map_err(|_| ClientError::MetadataTimeout {
-                topic: record.topic.clone(),
-                max_block_ms: max_block.as_millis() as u64,
-            })??;
+        // A partition beyond the cached count may be new: ask again, as the Java client does.
+        let cached = self.cluster.cached_partition_count(&record.topic);
+        let cached = match (cached, record.partition) {
+            (Some(n), Some(p)) if p >= n => {
+                self.cluster.invalidate(&record.topic);
+                None
+            }
+            _ => cached,
+        };
+        let n = match cached {
+            Some(n) => n,
+            None => {
+                let max_block = self.acc.config.max_block;
+                tokio::time::timeout(max_block, self.cluster.partition_count(&record.topic))
+                    .await
+                    .map_err(|_| ClientError::MetadataTimeout {
+                        topic: record.topic.clone(),
+                        max_block_ms: max_block.as_millis() as u64,
+                    })??
+            }
+        };
+        let size = records::estimate_record_size(
+            record.key.as_deref(),
+            record.value.as_deref(),
+            &record.headers,
+        );
         let partition = match record.partition {
             Some(p) if p < 0 || p >= n => {
                 return Err(ClientError::kafka(
@@ -677,25 +817,18 @@ impl Producer {
                 ))
             }
             Some(p) => p,
-            None => {
-                let size = records::estimate_record_size(
-                    record.key.as_deref(),
-                    record.value.as_deref(),
-                    &record.headers,
-                );
-                self.partitioner.partition(
-                    &record.topic,
-                    record.key.as_deref(),
-                    record.value.as_deref(),
-                    n,
-                    size,
-                    self.acc.config.batch_size,
-                )
-            }
+            None => self.partitioner.partition(
+                &record.topic,
+                record.key.as_deref(),
+                record.value.as_deref(),
+                n,
+                size,
+                self.acc.config.batch_size,
+            ),
         };
         let ts = record.timestamp.unwrap_or_else(now_ms);
         self.acc
-            .append((record.topic.clone(), partition), record, ts)
+            .append(&record.topic, partition, &record, ts, size)
             .await
     }
 
@@ -725,7 +858,7 @@ impl Producer {
         let leftover: Vec<ProducerBatch> = {
             let mut st = self.acc.state.lock();
             st.closed = true;
-            st.queues.values_mut().flat_map(|q| q.drain(..)).collect()
+            st.all_queues().flat_map(|q| q.drain(..)).collect()
         };
         for b in leftover {
             self.acc.complete(b, Err(ClientError::Closed));
@@ -751,4 +884,72 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch_with_records(n: i32) -> (ProducerBatch, Vec<DeliveryFuture>) {
+        let b = ProducerBatch::new(("t".to_string(), 3), 1_000, 1024);
+        let futures = (0..n)
+            .map(|i| DeliveryFuture {
+                outcome: b.outcome.clone(),
+                offset_delta: i,
+                timestamp: 1_000 + i as i64,
+            })
+            .collect();
+        (b, futures)
+    }
+
+    #[tokio::test]
+    async fn a_future_awaited_before_its_batch_completes_is_woken_with_its_own_offset() {
+        let (b, mut futures) = batch_with_records(3);
+        let last = futures.pop().expect("three futures");
+        let waiter = tokio::spawn(last);
+        tokio::task::yield_now().await;
+        assert!(
+            futures[0].try_result().is_none(),
+            "pending before completion"
+        );
+        b.outcome.set(Ok((100, -1)));
+        let md = waiter.await.expect("task").expect("acknowledged");
+        assert_eq!((md.topic.as_str(), md.partition, md.offset), ("t", 3, 102));
+        assert_eq!(
+            md.timestamp, 1_002,
+            "CreateTime is the record's own timestamp"
+        );
+        let first = futures[0].try_result().expect("done").expect("ok");
+        assert_eq!(first.offset, 100);
+    }
+
+    #[tokio::test]
+    async fn log_append_time_from_the_broker_replaces_every_records_timestamp() {
+        let (b, futures) = batch_with_records(2);
+        b.outcome.set(Ok((7, 55_555)));
+        for f in futures {
+            assert_eq!(f.await.expect("ok").timestamp, 55_555);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_dropped_without_an_outcome_fails_its_records_as_closed() {
+        let (b, futures) = batch_with_records(2);
+        drop(b);
+        for f in futures {
+            assert!(matches!(f.await, Err(ClientError::Closed)));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_reports_the_failure_and_its_completion_time() {
+        let (b, futures) = batch_with_records(1);
+        b.outcome.set(Err(ClientError::kafka(6, None)));
+        let (_, ok) = futures[0].completed_at().expect("completed");
+        assert!(!ok);
+        assert_eq!(
+            futures[0].try_result().expect("done").unwrap_err().code(),
+            Some(6)
+        );
+    }
 }

@@ -258,30 +258,55 @@ pub struct BatchHeader {
     pub levels: CompressionLevels,
 }
 
+/// A buffer for a new batch: `BATCH_OVERHEAD` bytes kept free for the header, so that
+/// [`finish_batch`] can fill it in place instead of copying the records behind a new header.
+pub fn new_batch_buffer(capacity: usize) -> BytesMut {
+    let mut buf = BytesMut::with_capacity(capacity.max(BATCH_OVERHEAD));
+    buf.put_bytes(0, BATCH_OVERHEAD);
+    buf
+}
+
+/// Completes a batch built on [`new_batch_buffer`]: compresses the records when asked to,
+/// then writes the header and the CRC over everything after it. Uncompressed batches are
+/// finished without copying a record.
+pub fn finish_batch(h: &BatchHeader, mut buf: BytesMut) -> Result<Bytes> {
+    assert!(
+        buf.len() >= BATCH_OVERHEAD,
+        "batch buffer of {} bytes has no room for the {BATCH_OVERHEAD}-byte header",
+        buf.len()
+    );
+    if h.compression != CompressionType::None {
+        let mut out = new_batch_buffer(BATCH_OVERHEAD + buf.len() / 2);
+        compress(h.compression, &h.levels, &buf[BATCH_OVERHEAD..], &mut out)
+            .map_err(|e| ClientError::Protocol(format!("compression: {e:#}")))?;
+        buf = out;
+    }
+    let batch_length = (buf.len() - 12) as i32;
+    let mut head = &mut buf[..BATCH_OVERHEAD];
+    head.put_i64(0);
+    head.put_i32(batch_length);
+    head.put_i32(-1);
+    head.put_i8(2);
+    head.put_u32(0); // the CRC, below
+    head.put_i16(h.compression.attribute());
+    head.put_i32(h.record_count - 1);
+    head.put_i64(h.base_timestamp);
+    head.put_i64(h.max_timestamp);
+    head.put_i64(h.producer_id);
+    head.put_i16(h.producer_epoch);
+    head.put_i32(h.base_sequence);
+    head.put_i32(h.record_count);
+    // The CRC covers attributes to the end of the batch: bytes 21.. of the header on.
+    let crc = crc32c::crc32c(&buf[21..]);
+    buf[17..21].copy_from_slice(&crc.to_be_bytes());
+    Ok(buf.freeze())
+}
+
 /// Writes a complete v2 batch around already-encoded records (uncompressed bytes).
 pub fn build_batch(h: &BatchHeader, records: &[u8]) -> Result<Bytes> {
-    let mut payload = BytesMut::new();
-    compress(h.compression, &h.levels, records, &mut payload)
-        .map_err(|e| ClientError::Protocol(format!("compression: {e:#}")))?;
-    let mut after_crc = BytesMut::with_capacity(40 + payload.len());
-    after_crc.put_i16(h.compression.attribute());
-    after_crc.put_i32(h.record_count - 1);
-    after_crc.put_i64(h.base_timestamp);
-    after_crc.put_i64(h.max_timestamp);
-    after_crc.put_i64(h.producer_id);
-    after_crc.put_i16(h.producer_epoch);
-    after_crc.put_i32(h.base_sequence);
-    after_crc.put_i32(h.record_count);
-    after_crc.put_slice(&payload);
-    let crc = crc32c::crc32c(&after_crc);
-    let mut out = BytesMut::with_capacity(BATCH_OVERHEAD + payload.len());
-    out.put_i64(0);
-    out.put_i32((4 + 1 + 4 + after_crc.len()) as i32);
-    out.put_i32(-1);
-    out.put_i8(2);
-    out.put_u32(crc);
-    out.put_slice(&after_crc);
-    Ok(out.freeze())
+    let mut buf = new_batch_buffer(BATCH_OVERHEAD + records.len());
+    buf.put_slice(records);
+    finish_batch(h, buf)
 }
 
 /// One decoded record: (offset, timestamp, timestamp type, key, value, headers).
