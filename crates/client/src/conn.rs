@@ -2,13 +2,15 @@
 //! requests (responses are matched by correlation id), and ApiVersions negotiation.
 
 use crate::error::{ClientError, Result};
+use crate::produce_frame;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, ProduceRequest, ProduceResponse,
+    RequestHeader, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use parking_lot::Mutex;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +61,46 @@ impl Metrics {
     }
     fn count(&self, api: i16) {
         *self.sent.lock().entry(api).or_default() += 1;
+    }
+}
+
+/// A request frame in pieces, written with vectored writes (`write_all_buf` hands the
+/// socket up to 64 chunks per call).
+struct Chunks(VecDeque<Bytes>);
+
+impl Buf for Chunks {
+    fn remaining(&self) -> usize {
+        self.0.iter().map(Bytes::len).sum()
+    }
+
+    fn chunk(&self) -> &[u8] {
+        self.0.front().map_or(&[], |c| &c[..])
+    }
+
+    fn chunks_vectored<'a>(&'a self, dst: &mut [std::io::IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for (slot, c) in dst.iter_mut().zip(self.0.iter().filter(|c| !c.is_empty())) {
+            *slot = std::io::IoSlice::new(c);
+            n += 1;
+        }
+        n
+    }
+
+    fn advance(&mut self, mut cnt: usize) {
+        while cnt > 0 {
+            let Some(front) = self.0.front_mut() else {
+                panic!("advanced {cnt} bytes past the end of a frame");
+            };
+            if cnt < front.len() {
+                front.advance(cnt);
+                return;
+            }
+            cnt -= front.len();
+            self.0.pop_front();
+        }
+        while self.0.front().is_some_and(Bytes::is_empty) {
+            self.0.pop_front();
+        }
     }
 }
 
@@ -193,7 +235,10 @@ impl Connection {
         header.request_api_version = version;
         header.correlation_id = id;
         header.client_id = Some(self.client_id.clone());
-        let mut body = BytesMut::with_capacity(64);
+        // Sized up front: a Produce request carries megabytes of batches, and growing the
+        // buffer by doubling would copy them several times over.
+        let body_size = req.compute_size(version).unwrap_or(0);
+        let mut body = BytesMut::with_capacity(64 + body_size);
         body.put_i32(0);
         header
             .encode(&mut body, api.request_header_version(version))
@@ -205,7 +250,7 @@ impl Connection {
         Ok((id, body.freeze()))
     }
 
-    async fn write(&self, frame: &[u8], api: i16) -> Result<()> {
+    async fn write(&self, frame: Vec<Bytes>, api: i16) -> Result<()> {
         if self.is_closed() {
             return Err(ClientError::Disconnected {
                 addr: self.addr.clone(),
@@ -213,7 +258,8 @@ impl Connection {
         }
         let mut w = self.writer.lock().await;
         self.metrics.count(api);
-        if w.write_all(frame).await.is_err() {
+        let mut chunks = Chunks(frame.into());
+        if w.write_all_buf(&mut chunks).await.is_err() {
             drop(w);
             self.close();
             return Err(ClientError::Disconnected {
@@ -255,29 +301,7 @@ impl Connection {
         timeout: Duration,
     ) -> Result<R::Response> {
         let (id, frame) = self.frame(req, version)?;
-        let (tx, rx) = oneshot::channel();
-        self.pending.lock().insert(id, tx);
-        if let Err(e) = self.write(&frame, R::KEY).await {
-            self.pending.lock().remove(&id);
-            return Err(e);
-        }
-        let mut body = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(r)) => r?,
-            Ok(Err(_)) => {
-                return Err(ClientError::Disconnected {
-                    addr: self.addr.clone(),
-                })
-            }
-            Err(_) => {
-                self.pending.lock().remove(&id);
-                self.close();
-                return Err(ClientError::RequestTimeout {
-                    api: format!("{:?}", ApiKey::try_from(R::KEY).ok()),
-                    addr: self.addr.clone(),
-                    timeout_ms: timeout.as_millis() as u64,
-                });
-            }
-        };
+        let mut body = self.exchange(id, vec![frame], R::KEY, timeout).await?;
         let hv = R::Response::header_version(version);
         ResponseHeader::decode(&mut body, hv)
             .map_err(|e| ClientError::Protocol(format!("response header: {e}")))?;
@@ -292,11 +316,69 @@ impl Connection {
         Ok(resp)
     }
 
+    /// Writes a framed request and waits up to `timeout` for the response body with the
+    /// same correlation id. On a timeout the connection is closed, as the Java client does.
+    async fn exchange(
+        &self,
+        id: i32,
+        frame: Vec<Bytes>,
+        api: i16,
+        timeout: Duration,
+    ) -> Result<Bytes> {
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().insert(id, tx);
+        if let Err(e) = self.write(frame, api).await {
+            self.pending.lock().remove(&id);
+            return Err(e);
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(ClientError::Disconnected {
+                addr: self.addr.clone(),
+            }),
+            Err(_) => {
+                self.pending.lock().remove(&id);
+                self.close();
+                Err(ClientError::RequestTimeout {
+                    api: format!("{:?}", ApiKey::try_from(api).ok()),
+                    addr: self.addr.clone(),
+                    timeout_ms: timeout.as_millis() as u64,
+                })
+            }
+        }
+    }
+
+    /// A Produce request framed with its batches as separate chunks (no copy), at the
+    /// negotiated version (an error outside what [`produce_frame`] writes).
+    fn produce_frame(&self, req: &ProduceRequest) -> Result<(i32, i16, Vec<Bytes>)> {
+        let version = self.version(ApiKey::Produce)?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let frame = produce_frame::frame(req, version, id, self.client_id.as_str())?;
+        Ok((id, version, frame))
+    }
+
+    /// Sends a Produce request, its batches written straight from the producer's buffers.
+    pub async fn send_produce(&self, req: &ProduceRequest) -> Result<ProduceResponse> {
+        let (id, version, frame) = self.produce_frame(req)?;
+        let api = ApiKey::Produce as i16;
+        let mut body = self.exchange(id, frame, api, self.request_timeout).await?;
+        ResponseHeader::decode(&mut body, ProduceResponse::header_version(version))
+            .map_err(|e| ClientError::Protocol(format!("response header: {e}")))?;
+        ProduceResponse::decode(&mut body, version)
+            .map_err(|e| ClientError::Protocol(format!("response body: {e}")))
+    }
+
+    /// Sends a Produce request with acks=0: the broker does not answer.
+    pub async fn send_produce_no_response(&self, req: &ProduceRequest) -> Result<()> {
+        let (_, _, frame) = self.produce_frame(req)?;
+        self.write(frame, ApiKey::Produce as i16).await
+    }
+
     /// Sends a request the broker does not answer (Produce with acks=0).
     pub async fn send_no_response<R: Request>(&self, req: &R) -> Result<()> {
         let api = ApiKey::try_from(R::KEY).map_err(|_| ClientError::Protocol("api key".into()))?;
         let v = self.version(api)?;
         let (_, frame) = self.frame(req, v)?;
-        self.write(&frame, R::KEY).await
+        self.write(vec![frame], R::KEY).await
     }
 }

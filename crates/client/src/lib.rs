@@ -41,6 +41,7 @@ pub mod consumer;
 pub mod error;
 pub mod group;
 pub mod partitioner;
+pub mod produce_frame;
 pub mod producer;
 pub mod records;
 

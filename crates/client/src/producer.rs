@@ -557,10 +557,10 @@ impl SenderState {
             let result = async {
                 let conn = cluster.node(node).await?;
                 if acks == Acks::None {
-                    conn.send_no_response(&req).await?;
+                    conn.send_produce_no_response(&req).await?;
                     Ok(ProduceResponse::default())
                 } else {
-                    conn.send(&req).await
+                    conn.send_produce(&req).await
                 }
             }
             .await;
