@@ -1,6 +1,8 @@
 //! A Runnel broker in-process for client tests, and a TCP proxy that can cut connections.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use runnel_broker::{BrokerConfig, BrokerHandle};
 use runnel_client::{Admin, CommonConfig, ConsumerConfig, ProducerConfig};
 use std::net::SocketAddr;
