@@ -143,9 +143,12 @@ mod tests {
         out
     }
 
+    /// (partition index, records) pairs of one topic.
+    type Partitions = Vec<(i32, Option<Vec<u8>>)>;
+
     fn request(
         transactional_id: Option<String>,
-        topics: Vec<(String, Vec<(i32, Option<Vec<u8>>)>)>,
+        topics: Vec<(String, Partitions)>,
     ) -> ProduceRequest {
         let mut req = ProduceRequest::default();
         req.transactional_id = transactional_id.map(|t| TransactionalId(StrBytes::from_string(t)));
