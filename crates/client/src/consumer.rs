@@ -40,6 +40,10 @@ struct PartState {
     next_fetch: Option<i64>,
     fetching: bool,
     high_watermark: i64,
+    /// After a retriable fetch error (a moved leader, a dropped connection) the partition is
+    /// not fetched again before this, so stale metadata cannot make a tight retry loop:
+    /// `retry.backoff.ms`, as the Java consumer waits between metadata refreshes.
+    retry_after: Option<Instant>,
 }
 
 struct FetchedPartition {
@@ -326,11 +330,13 @@ impl Consumer {
 
     /// Starts one Fetch per leader for fetchable partitions with nothing buffered.
     async fn start_fetches(&mut self) -> Result<()> {
+        let now = Instant::now();
         let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, i64)>> = BTreeMap::new();
         let candidates: Vec<(TopicPartition, i64)> = self
             .parts
             .iter()
             .filter(|(_, p)| !p.paused && !p.fetching && p.buffer.is_empty())
+            .filter(|(_, p)| p.retry_after.is_none_or(|at| at <= now))
             .filter_map(|(tp, p)| p.position.map(|pos| (tp.clone(), pos)))
             .collect();
         for (tp, pos) in candidates {
@@ -436,8 +442,12 @@ impl Consumer {
         let parts = match result {
             Ok(p) => p,
             Err(e) => {
+                let retry_after = Instant::now() + self.config.common.retry_backoff;
                 for tp in &tps {
                     self.cluster.invalidate(&tp.0);
+                    if let Some(p) = self.parts.get_mut(tp) {
+                        p.retry_after = Some(retry_after);
+                    }
                 }
                 if e.is_retriable() {
                     return Ok(());
@@ -475,6 +485,7 @@ impl Consumer {
                 }
                 Err(e) if e.needs_metadata_refresh() || e.is_retriable() => {
                     self.cluster.invalidate(&f.tp.0);
+                    st.retry_after = Some(Instant::now() + self.config.common.retry_backoff);
                 }
                 Err(e) => return Err(e),
             }

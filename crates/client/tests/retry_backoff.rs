@@ -163,3 +163,40 @@ async fn the_consumer_waits_retry_backoff_ms_between_find_coordinator_attempts()
     assert!(slow.iter().all(|g| *g >= ms(400)), "{slow:?}");
     assert!(fast.iter().all(|g| *g < ms(400)), "{fast:?}");
 }
+
+/// Fetch attempts a consumer makes in `window` while every Fetch is answered with
+/// NOT_LEADER_OR_FOLLOWER and metadata keeps naming the same leader.
+async fn fetch_attempts_while_refused(b: &TestBroker, backoff: &str, window: Duration) -> usize {
+    let proxy = LeaderProxy::start(b.addr).await;
+    proxy.fail_next(ApiKey::Fetch, NOT_LEADER_OR_FOLLOWER, usize::MAX);
+    let cfg = ConsumerConfig::from_pairs(&[
+        ("bootstrap.servers", &proxy.bootstrap()),
+        ("auto.offset.reset", "earliest"),
+        ("retry.backoff.ms", backoff),
+    ])
+    .unwrap();
+    let mut c = Consumer::connect(cfg).await.unwrap();
+    c.assign(&[("t", 0)]).await.unwrap();
+    let until = std::time::Instant::now() + window;
+    while std::time::Instant::now() < until {
+        let got = c.poll(ms(100)).await.unwrap();
+        assert!(got.is_empty(), "every fetch is refused");
+    }
+    attempts(&proxy, ApiKey::Fetch).len()
+}
+
+/// NOT_LEADER_OR_FOLLOWER: retriable, and a reason to refresh metadata.
+const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+
+#[tokio::test]
+async fn the_consumer_waits_retry_backoff_ms_before_fetching_a_refused_partition_again() {
+    let (b, _proxy) = setup().await;
+    let window = ms(2000);
+    let (slow, fast) = tokio::join!(
+        fetch_attempts_while_refused(&b, "500", window),
+        fetch_attempts_while_refused(&b, "10", window)
+    );
+    // 2 s at 500 ms apart is at most 5 attempts (plus one at the start).
+    assert!(slow <= 6, "{slow} fetches 500 ms apart in 2 s");
+    assert!(fast >= 20 && fast >= 4 * slow, "fast {fast}, slow {slow}");
+}
