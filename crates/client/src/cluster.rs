@@ -45,8 +45,12 @@ pub struct Metadata {
     pub cluster_id: Option<String>,
     pub controller: i32,
     pub brokers: BTreeMap<i32, BrokerInfo>,
-    pub topics: HashMap<String, TopicInfo>,
+    pub topics: TopicMap,
 }
+
+/// Topics by name, with a fast (non-DoS-resistant) hash: the producer looks a topic up for
+/// every record, and the keys come from the application and the broker, not from strangers.
+pub type TopicMap = HashMap<String, TopicInfo, foldhash::fast::RandomState>;
 
 pub(crate) fn name(s: &str) -> TopicName {
     TopicName(StrBytes::from_string(s.to_string()))
@@ -227,7 +231,7 @@ impl Cluster {
             cluster_id: md.cluster_id.clone(),
             controller: md.controller,
             brokers: md.brokers.clone(),
-            topics: HashMap::new(),
+            topics: TopicMap::default(),
         };
         for t in resp.topics {
             let Some(n) = t.name.as_ref().map(|n| n.0.to_string()) else {

@@ -67,7 +67,9 @@ pub enum Partitioner {
 /// to another chosen at random (KIP-794's uniform sticky partitioner).
 #[derive(Default)]
 pub struct StickyState {
-    current: Mutex<HashMap<String, (i32, usize)>>,
+    /// Per topic: the current partition and the bytes sent to it (fast hash: looked up for
+    /// every keyless record).
+    current: Mutex<HashMap<String, (i32, usize), foldhash::fast::RandomState>>,
     rng: AtomicU64,
 }
 
