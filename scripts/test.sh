@@ -9,6 +9,8 @@ cd "$ROOT"
 
 echo "==> cargo build --release --workspace"
 cargo build --release --workspace
+# The Runnel group member the interop tests put in groups with librdkafka members.
+cargo build --release -p runnel-client --example group_member
 
 echo "==> cargo test --release --workspace"
 cargo test --release --workspace

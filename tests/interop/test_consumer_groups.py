@@ -1,5 +1,7 @@
 """Consumer groups against Runnel with real clients: librdkafka (confluent-kafka) members in
-subprocesses (so a member can be SIGKILLed), kafka-python consumers, and the admin APIs.
+subprocesses (so a member can be SIGKILLed), kafka-python consumers, Runnel's own client
+(crates/client/examples/group_member.rs) in one group with librdkafka members, and the admin
+APIs.
 
 Brokers here run with group.initial.rebalance.delay.ms=0 so groups form at once.
 """
@@ -20,6 +22,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from conftest import runnel_bin
 from helpers import create_topic, produce_and_wait, producer
 
 HERE = Path(__file__).parent
@@ -85,6 +88,40 @@ class Member:
         if self.proc.poll() is None:
             try:
                 self.send("close")
+                self.proc.wait(timeout=20)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class RunnelMember:
+    """A native Rust client member (crates/client/examples/group_member.rs, built beside the
+    `runnel` binary), reporting its assignment as (topic, partition) pairs."""
+
+    def __init__(self, bootstrap: str, group: str, strategy: str, topics: list[str]):
+        exe = Path(runnel_bin()).parent / "examples" / "group_member"
+        self.proc = subprocess.Popen([str(exe), bootstrap, group, strategy, ",".join(topics)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.assigned: set[tuple[str, int]] = set()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            ev = json.loads(line)
+            if "assigned" in ev:
+                with self._lock:
+                    self.assigned = {(t, p) for t, p in ev["assigned"]}
+
+    def owned(self) -> set[tuple[str, int]]:
+        with self._lock:
+            return set(self.assigned)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("close\n")
+                self.proc.stdin.flush()
                 self.proc.wait(timeout=20)
             except Exception:
                 self.proc.kill()
@@ -515,3 +552,54 @@ def test_offset_delete_removes_offsets_of_an_empty_group_and_refuses_subscribed_
     wait_until(lambda: m.owned() == {0, 1}, 45, "the member owning both partitions")
     assert offset_delete_v0(b.port, live, topic, [0, 1]) == (0, {0: 86, 1: 86})
     assert offset_delete_v0(b.port, "no-such-group", topic, [0])[0] == 69
+
+
+@pytest.mark.parametrize("runnel_leads", [True, False])
+def test_runnel_and_librdkafka_members_with_different_topics_share_a_cooperative_sticky_group(
+        broker_factory, members, runnel_leads):
+    """One Runnel member on topics a and b, librdkafka members on a only: whoever leads (the
+    first to join), every partition has one owner, and members only give partitions up when
+    a third joins or take them when it leaves."""
+    b = broker_factory(FAST)
+    a_topic = create_topic(b.bootstrap, partitions=4)
+    b_topic = create_topic(b.bootstrap, partitions=2)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    everything = {(a_topic, p) for p in range(4)} | {(b_topic, p) for p in range(2)}
+    rust = None
+    try:
+        if runnel_leads:
+            rust = RunnelMember(b.bootstrap, group, "cooperative-sticky", [a_topic, b_topic])
+            time.sleep(2)
+        rdk = Member(b.bootstrap, a_topic, group, "cooperative-sticky")
+        members.append(rdk)
+        if not runnel_leads:
+            wait_until(lambda: len(rdk.owned()) == 4, 45, "the librdkafka member owning topic a")
+            rust = RunnelMember(b.bootstrap, group, "cooperative-sticky", [a_topic, b_topic])
+
+        def sets(ms):
+            return [rust.owned()] + [{(a_topic, p) for p in m.owned()} for m in ms]
+
+        def settled(ms, sizes):
+            got = sets(ms)
+            union = set().union(*got)
+            return (union == everything and sum(len(s) for s in got) == len(everything)
+                    and sorted(len(s) for s in got) == sizes)
+
+        wait_until(lambda: settled([rdk], [3, 3]), 45, f"3 partitions each, got {sets([rdk])}")
+        assert {(b_topic, 0), (b_topic, 1)} <= rust.owned(), "only the Runnel member takes b"
+        before = sets([rdk])
+
+        third = Member(b.bootstrap, a_topic, group, "cooperative-sticky")
+        members.append(third)
+        wait_until(lambda: settled([rdk, third], [2, 2, 2]), 45,
+                   f"2 partitions each, got {sets([rdk, third])}")
+        after = sets([rdk, third])
+        assert after[0] <= before[0] and after[1] <= before[1], (before, after)
+
+        third.close()
+        wait_until(lambda: settled([rdk], [3, 3]), 45, f"3 partitions each, got {sets([rdk])}")
+        last = sets([rdk])
+        assert after[0] <= last[0] and after[1] <= last[1], (after, last)
+    finally:
+        if rust is not None:
+            rust.close()

@@ -641,9 +641,13 @@ impl Consumer {
         shared
             .rejoin
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        let (member_id, coordinator) = match self.group.take() {
-            Some(mut g) => (std::mem::take(&mut g.member_id), g.coordinator.take()),
-            None => (String::new(), None),
+        let (member_id, coordinator, last_assignment) = match self.group.take() {
+            Some(mut g) => (
+                std::mem::take(&mut g.member_id),
+                g.coordinator.take(),
+                g.last_assignment.take(),
+            ),
+            None => (String::new(), None, None),
         };
         self.group = Some(Membership {
             group_id,
@@ -654,6 +658,7 @@ impl Consumer {
             strategies: self.config.assignment_strategies.clone(),
             member_id,
             generation: -1,
+            last_assignment,
             protocol: None,
             coordinator,
             shared,
@@ -688,6 +693,9 @@ impl Consumer {
         let lost = g.shared.lost.load(SeqCst);
         if g.joined && lost {
             let g = self.group.as_mut().expect("group");
+            // Like Java: a member that lost its partitions rejoins without a generation,
+            // so its stale claims lose to anyone else's.
+            g.generation = -1;
             if let Some(l) = g.listener.as_mut() {
                 l.on_partitions_lost(&owned);
             }

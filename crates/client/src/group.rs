@@ -72,6 +72,10 @@ pub(crate) struct Membership {
     pub strategies: Vec<String>,
     pub member_id: String,
     pub generation: i32,
+    /// The last assignment received and its generation: eager `sticky` sends them as user
+    /// data (it revokes everything before joining, so the leader learns ownership only
+    /// there), `cooperative-sticky` sends the generation.
+    pub last_assignment: Option<(Vec<TopicPartition>, i32)>,
     pub protocol: Option<String>,
     pub coordinator: Option<Arc<Connection>>,
     pub shared: Arc<Shared>,
@@ -162,6 +166,26 @@ impl Membership {
         Ok(())
     }
 
+    /// What this member sends for `strategy`, with the user data Java's assignor of that
+    /// name sends, so Java and librdkafka leaders read it as their own.
+    fn subscription(&self, strategy: &str, owned: &[TopicPartition]) -> assignor::Subscription {
+        let user_data = match (strategy, &self.last_assignment) {
+            ("sticky", Some((tps, generation))) => {
+                Some(assignor::sticky_user_data(tps, *generation))
+            }
+            ("cooperative-sticky", last) => Some(assignor::cooperative_user_data(
+                last.as_ref().map_or(-1, |(_, g)| *g),
+            )),
+            _ => None,
+        };
+        assignor::Subscription {
+            topics: self.topics.clone(),
+            user_data,
+            owned: owned.to_vec(),
+            generation: self.generation,
+        }
+    }
+
     fn cooperative(&self) -> bool {
         self.protocol.as_deref() == Some("cooperative-sticky")
     }
@@ -194,7 +218,7 @@ impl Membership {
                 .map(|s| {
                     let mut p = JoinGroupRequestProtocol::default();
                     p.name = sb(s);
-                    p.metadata = assignor::encode_subscription(&self.topics, &owned_claim);
+                    p.metadata = assignor::encode_subscription(&self.subscription(s, &owned_claim));
                     p
                 })
                 .collect();
@@ -219,6 +243,7 @@ impl Membership {
                 }
                 25 => {
                     self.member_id.clear();
+                    self.generation = -1;
                     continue;
                 }
                 14..=16 => {
@@ -242,13 +267,13 @@ impl Membership {
             if resp.leader == resp.member_id {
                 let mut members = Vec::new();
                 for m in &resp.members {
-                    let (topics, owned) = assignor::decode_subscription(m.metadata.clone())?;
-                    members.push(Member {
-                        member_id: m.member_id.to_string(),
-                        instance_id: m.group_instance_id.as_ref().map(|s| s.to_string()),
-                        topics,
-                        owned,
-                    });
+                    let s = assignor::decode_subscription(m.metadata.clone())?;
+                    members.push(Member::from_subscription(
+                        &protocol,
+                        &m.member_id,
+                        m.group_instance_id.as_deref(),
+                        &s,
+                    ));
                 }
                 let mut partitions = BTreeMap::new();
                 for t in members
@@ -297,6 +322,7 @@ impl Membership {
                     if resp.error_code == 25 {
                         self.member_id.clear();
                     }
+                    self.generation = -1;
                     continue;
                 }
                 14..=16 => {
@@ -314,7 +340,9 @@ impl Membership {
             self.shared.rejoin.store(false, Ordering::SeqCst);
             self.shared.lost.store(false, Ordering::SeqCst);
             *self.shared.ident.lock() = (self.generation, self.member_id.clone());
-            return assignor::decode_assignment(resp.assignment);
+            let assigned = assignor::decode_assignment(resp.assignment)?;
+            self.last_assignment = Some((assigned.clone(), self.generation));
+            return Ok(assigned);
         }
         Err(ClientError::State(format!(
             "could not join group {} after 50 attempts",

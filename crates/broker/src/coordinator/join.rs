@@ -324,8 +324,9 @@ impl GroupCoordinator {
     }
 
     /// A known group.instance.id joins with no member id (a restarted static member): it takes
-    /// the old member's place. In a Stable group with unchanged metadata it gets the current
-    /// generation back and its old assignment from SyncGroup, without a rebalance.
+    /// the old member's place. In a Stable group whose selected protocol it does not change
+    /// it gets the current generation back and its old assignment from SyncGroup, without a
+    /// rebalance.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn replace_static_member(
         &self,
@@ -348,7 +349,7 @@ impl GroupCoordinator {
         if let Some(w) = old.sync_waiter.take() {
             let _ = w.send(SyncResult::failed(BrokerError::FencedInstanceId));
         }
-        let same = old.same_protocols(&p.protocols);
+        old.protocols = p.protocols.clone();
         old.member_id = new_id.clone();
         old.client_id = p.client_id.clone();
         old.client_host = p.client_host.clone();
@@ -362,6 +363,9 @@ impl GroupCoordinator {
             g.leader = Some(new_id.clone());
         }
         g.members.insert(new_id.clone(), old);
+        // Kafka rebalances only when the restarted member changes the protocol the group
+        // would select; its metadata bytes may differ (a new client sends generation -1).
+        let same = g.protocol.is_some() && g.protocol == g.select_protocol();
         match g.state {
             GroupState::Stable if same => {
                 self.persist_group(g);
