@@ -2,7 +2,7 @@
 # Native producer (`runnel perf produce`) against librdkafka (tools/loadgen), back to back on
 # one fresh broker, same record size, acks, batch.size, linger.ms, no compression, idempotence
 # off on both (librdkafka's default), one partition. Prints each run and the ratios.
-#   scripts/bench-producer.sh [data_dir_parent] [rounds]
+#   [SIZES="100 1024"] scripts/bench-producer.sh [data_dir_parent] [rounds]
 # data_dir_parent defaults to a temporary directory on disk; /dev/shm takes the disk (and the
 # kernel's dirty-page throttling) out, so that the clients are what is measured.
 set -euo pipefail
@@ -30,19 +30,31 @@ cpu_s() {
   CPU=$(echo "$out" | awk '/^CPU/ {print $2 + $3}')
 }
 
-for size in 100 1024; do
+run_runnel() {
+  cpu_s $R --bootstrap-server $B perf produce --topic "r$size-$round" --num-records $n --record-size $size \
+    --acks 1 --batch-size 1000000 --linger-ms 5 --json \
+    --producer-property enable.idempotence=false --producer-property buffer.memory=1073741824 \
+    --producer-property max.request.size=10485760 >"$DATA/r.json"
+  RCPU=$CPU
+  RRPS=$(python3 -c "import json;print(round(json.load(open('$DATA/r.json'))['records_per_sec']))")
+}
+
+# librdkafka with the same settings (tools/loadgen: batch.size=1000000, linger.ms=5, 1 GiB queue).
+run_librdkafka() {
+  cpu_s $L produce --bootstrap $B --topic "l$size-$round" --records $n --size $size --acks 1 >"$DATA/l.txt"
+  LCPU=$CPU
+  LRPS=$(grep -o '= [0-9]* records/s' "$DATA/l.txt" | grep -o '[0-9]*')
+}
+
+for size in ${SIZES:-100 1024}; do
   if [ "$size" = 100 ]; then n=3000000; else n=1000000; fi
   for round in $(seq "$ROUNDS"); do
     for t in "r$size-$round" "l$size-$round"; do $R --bootstrap-server $B topic create "$t" --partitions 1 >/dev/null; done
-    cpu_s $R --bootstrap-server $B perf produce --topic "r$size-$round" --num-records $n --record-size $size \
-      --acks 1 --batch-size 1000000 --linger-ms 5 --json \
-      --producer-property enable.idempotence=false --producer-property buffer.memory=1073741824 \
-      --producer-property max.request.size=10485760 >"$DATA/r.json"
-    RCPU=$CPU
-    RRPS=$(python3 -c "import json;print(round(json.load(open('$DATA/r.json'))['records_per_sec']))")
-    cpu_s $L produce --bootstrap $B --topic "l$size-$round" --records $n --size $size --acks 1 >"$DATA/l.txt"
-    LCPU=$CPU
-    LRPS=$(grep -o '= [0-9]* records/s' "$DATA/l.txt" | grep -o '[0-9]*')
+    # Odd rounds run Runnel first, even rounds librdkafka first: neither always gets the
+    # fresher page cache.
+    if [ $((round % 2)) = 1 ]; then run_runnel; run_librdkafka; else run_librdkafka; run_runnel; fi
+    # Drop both topics so the data directory (tmpfs: memory) does not fill up run by run.
+    for t in "r$size-$round" "l$size-$round"; do $R --bootstrap-server $B topic delete "$t" >/dev/null; done
     python3 - "$size" "$n" "$RRPS" "$RCPU" "$LRPS" "$LCPU" <<'EOF'
 import sys
 size, n, rrps, rcpu, lrps, lcpu = sys.argv[1:]

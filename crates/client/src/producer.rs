@@ -307,12 +307,15 @@ impl RecordAccumulator {
         let q = st.queue(topic, partition);
         let fits =
             |b: &ProducerBatch| b.built.is_none() && (b.count == 0 || b.size() + est <= batch_size);
+        // A new batch behind an open one makes that one ready: the sender hears of it once,
+        // here, not again for every later record (a backlog would wake it per record).
+        let mut ready = false;
         if !q.back().is_some_and(fits) {
             let tp = (topic.to_string(), partition);
             q.push_back(ProducerBatch::new(tp, timestamp, batch_size.min(1 << 20)));
             self.incomplete.fetch_add(1, Ordering::SeqCst);
+            ready = q.len() > 1;
         }
-        let full = q.len() > 1;
         let b = q.back_mut().expect("just pushed");
         let offset_delta = b.count;
         records::encode_record(
@@ -326,10 +329,10 @@ impl RecordAccumulator {
         b.count += 1;
         b.reserved += est;
         b.max_timestamp = b.max_timestamp.max(timestamp);
-        let full = full || b.size() >= batch_size;
+        let ready = ready || b.size() >= batch_size;
         let outcome = b.outcome.clone();
         drop(st);
-        if full || self.config.linger.is_zero() {
+        if ready || self.config.linger.is_zero() {
             self.wake_sender.notify_one();
         }
         Ok(DeliveryFuture {
