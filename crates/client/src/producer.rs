@@ -79,6 +79,8 @@ pub struct DeliveryFuture {
     outcome: Arc<BatchOutcome>,
     offset_delta: i32,
     timestamp: i64,
+    /// This future's entry in `outcome.wakers`, once it has waited.
+    waker_slot: Option<usize>,
 }
 
 impl DeliveryFuture {
@@ -114,7 +116,7 @@ impl DeliveryFuture {
 
 impl Future for DeliveryFuture {
     type Output = Result<RecordMetadata>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if let Some(d) = self.outcome.done.get() {
             return Poll::Ready(self.metadata(d));
         }
@@ -123,8 +125,17 @@ impl Future for DeliveryFuture {
             drop(wakers);
             return Poll::Ready(self.metadata(d));
         }
-        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-            wakers.push(cx.waker().clone());
+        // Each future keeps its own slot: many tasks awaiting records of one batch cost one
+        // entry each, and a task polled again replaces its entry instead of adding one.
+        match self.waker_slot {
+            Some(i) if wakers[i].will_wake(cx.waker()) => {}
+            Some(i) => wakers[i] = cx.waker().clone(),
+            None => {
+                wakers.push(cx.waker().clone());
+                let slot = wakers.len() - 1;
+                drop(wakers);
+                self.waker_slot = Some(slot);
+            }
         }
         Poll::Pending
     }
@@ -339,6 +350,7 @@ impl RecordAccumulator {
             outcome,
             offset_delta,
             timestamp,
+            waker_slot: None,
         })
     }
 
@@ -900,6 +912,7 @@ mod tests {
                 outcome: b.outcome.clone(),
                 offset_delta: i,
                 timestamp: 1_000 + i as i64,
+                waker_slot: None,
             })
             .collect();
         (b, futures)
@@ -924,6 +937,29 @@ mod tests {
         );
         let first = futures[0].try_result().expect("done").expect("ok");
         assert_eq!(first.offset, 100);
+    }
+
+    #[tokio::test]
+    async fn every_task_awaiting_a_record_of_the_batch_is_woken_once_it_completes() {
+        let (b, futures) = batch_with_records(1000);
+        let tasks: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+        while b.outcome.wakers.lock().len() < 1000 {
+            tokio::task::yield_now().await;
+        }
+        b.outcome.set(Ok((0, -1)));
+        for (i, t) in tasks.into_iter().enumerate() {
+            assert_eq!(t.await.expect("task").expect("ok").offset, i as i64);
+        }
+    }
+
+    #[test]
+    fn a_future_polled_again_and_again_keeps_a_single_waker_entry() {
+        let (b, mut futures) = batch_with_records(1);
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..100 {
+            assert!(Pin::new(&mut futures[0]).poll(&mut cx).is_pending());
+        }
+        assert_eq!(b.outcome.wakers.lock().len(), 1);
     }
 
     #[tokio::test]
