@@ -18,6 +18,8 @@
 //! - [`producer`]: a [`producer::RecordAccumulator`] of per-partition batches and a
 //!   background `Sender` task that drains them to partition leaders, with retries,
 //!   idempotence and compression. `send` returns a future of [`producer::RecordMetadata`].
+//! - [`produce_frame`]: Produce requests written as chunks, so batches go to the socket from
+//!   the producer's own buffers in one vectored write.
 //! - [`consumer`]: manual assignment or group subscription, `poll` with prefetch (the next
 //!   Fetch is sent before `poll` returns), seeks, pause/resume, commits.
 //! - [`group`]: group membership for the consumer: FindCoordinator, JoinGroup/SyncGroup,
