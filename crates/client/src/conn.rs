@@ -19,6 +19,11 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
+/// What a response's size prefix may reserve before its bytes arrive (more than
+/// `fetch.max.bytes`' default of 50 MiB, so a normal fetch is read without regrowing); a
+/// larger prefix grows the buffer only as its bytes come in.
+const RESPONSE_RESERVE_BYTES: u64 = 64 << 20;
+
 /// The newest version of each API this client speaks. The version used is
 /// `min(ours, broker's max)`, refused when below the broker's min.
 pub const CLIENT_MAX_VERSIONS: &[(ApiKey, i16)] = &[
@@ -157,9 +162,13 @@ impl Connection {
                     if n < 4 {
                         break;
                     }
-                    let mut buf = vec![0u8; n as usize];
-                    if read.read_exact(&mut buf).await.is_err() {
-                        break;
+                    // The size comes from the wire: memory grows with the bytes that actually
+                    // arrive, never reserved up front from the prefix alone.
+                    let n = n as u64;
+                    let mut buf = Vec::with_capacity(n.min(RESPONSE_RESERVE_BYTES) as usize);
+                    match (&mut read).take(n).read_to_end(&mut buf).await {
+                        Ok(got) if got as u64 == n => {}
+                        _ => break,
                     }
                     let id = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
                     if let Some(tx) = pending.lock().remove(&id) {

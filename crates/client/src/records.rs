@@ -340,6 +340,11 @@ pub fn decode_batches(mut buf: Bytes) -> Result<Vec<DecodedBatch>> {
         if len < 0 || buf.remaining() < 12 + len as usize {
             break;
         }
+        if (len as usize) < BATCH_OVERHEAD - 12 {
+            return Err(ClientError::Protocol(format!(
+                "a record batch of {len} bytes after its length is shorter than its header"
+            )));
+        }
         let mut b = buf.split_to(12 + len as usize);
         b.advance(12);
         let _leader_epoch = b.get_i32();
@@ -378,10 +383,12 @@ pub fn decode_batches(mut buf: Bytes) -> Result<Vec<DecodedBatch>> {
         };
         let mut recs = decompress(&mut b)
             .map_err(|e| ClientError::Protocol(format!("decompression: {e:#}")))?;
-        let mut records = Vec::with_capacity(count.max(0) as usize);
+        // The count comes from the wire: every record takes at least 7 bytes, so the bytes
+        // at hand bound what is worth reserving.
+        let mut records = Vec::with_capacity((count.max(0) as usize).min(recs.len() / 7));
         for _ in 0..count {
             let len = get_varint(&mut recs)?;
-            if len < 0 || recs.remaining() < len as usize {
+            if len < 1 || recs.remaining() < len as usize {
                 return Err(ClientError::Protocol("truncated record".into()));
             }
             let mut r = recs.split_to(len as usize);
@@ -391,7 +398,7 @@ pub fn decode_batches(mut buf: Bytes) -> Result<Vec<DecodedBatch>> {
             let key = get_bytes(&mut r)?;
             let value = get_bytes(&mut r)?;
             let nh = get_varint(&mut r)?;
-            let mut headers = Vec::with_capacity(nh.clamp(0, 64) as usize);
+            let mut headers = Vec::with_capacity((nh.max(0) as usize).min(r.len() / 2));
             for _ in 0..nh {
                 let k = get_bytes(&mut r)?.unwrap_or_default();
                 let v = get_bytes(&mut r)?;
@@ -403,13 +410,14 @@ pub fn decode_batches(mut buf: Bytes) -> Result<Vec<DecodedBatch>> {
             let ts = if ts_type == TimestampType::LogAppendTime {
                 max_ts
             } else {
-                base_ts + ts_delta
+                base_ts.wrapping_add(ts_delta)
             };
-            records.push((base_offset + off_delta, ts, ts_type, key, value, headers));
+            let offset = base_offset.wrapping_add(off_delta);
+            records.push((offset, ts, ts_type, key, value, headers));
         }
         out.push(DecodedBatch {
             base_offset,
-            last_offset: base_offset + last_delta as i64,
+            last_offset: base_offset.wrapping_add(last_delta as i64),
             producer_id,
             transactional: attributes & 0x10 != 0,
             control: attributes & 0x20 != 0,
@@ -537,6 +545,71 @@ mod tests {
             assert_eq!(r[0].5, hs);
             assert_eq!((r[1].0, r[1].1), (1, 1005));
             assert_eq!(r[1].3, None);
+        }
+    }
+
+    mod hostile {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn valid_batch() -> Vec<u8> {
+            let mut recs = BytesMut::new();
+            encode_record(&mut recs, 0, 0, Some(b"k"), Some(b"value"), &[]);
+            encode_record(&mut recs, 1, 3, None, Some(b"w"), &[]);
+            let h = BatchHeader {
+                base_timestamp: 1,
+                max_timestamp: 4,
+                producer_id: -1,
+                producer_epoch: -1,
+                base_sequence: -1,
+                record_count: 2,
+                compression: CompressionType::None,
+                levels: CompressionLevels::default(),
+            };
+            build_batch(&h, &recs).unwrap().to_vec()
+        }
+
+        /// Rewrites the CRC so a mutated batch gets past the checksum to the decoder.
+        fn fix_crc(b: &mut [u8]) {
+            if b.len() >= 21 {
+                let crc = crc32c::crc32c(&b[21..]);
+                b[17..21].copy_from_slice(&crc.to_be_bytes());
+            }
+        }
+
+        #[test]
+        fn a_batch_shorter_than_its_header_is_an_error_not_a_panic() {
+            let mut b = 10i64.to_be_bytes().to_vec();
+            b.extend_from_slice(&5i32.to_be_bytes());
+            b.extend_from_slice(&[0; 5]);
+            assert!(decode_batches(Bytes::from(b)).is_err());
+        }
+
+        #[test]
+        fn a_record_count_of_two_billion_reserves_nothing_it_cannot_fill() {
+            let mut b = valid_batch();
+            b[57..61].copy_from_slice(&i32::MAX.to_be_bytes());
+            fix_crc(&mut b);
+            assert!(decode_batches(Bytes::from(b)).is_err(), "records run out");
+        }
+
+        proptest! {
+            #[test]
+            fn random_bytes_never_panic_the_batch_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+                let _ = decode_batches(Bytes::from(bytes));
+            }
+
+            #[test]
+            fn mutated_batches_with_valid_crcs_never_panic_the_decoder(
+                at in 12usize..80, byte in any::<u8>(), cut in 0usize..90,
+            ) {
+                let mut b = valid_batch();
+                let at = at.min(b.len() - 1);
+                b[at] = byte;
+                b.truncate(b.len() - cut.min(b.len() - 12));
+                fix_crc(&mut b);
+                let _ = decode_batches(Bytes::from(b));
+            }
         }
     }
 }
