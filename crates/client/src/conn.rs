@@ -24,6 +24,26 @@ use tokio::sync::oneshot;
 /// larger prefix grows the buffer only as its bytes come in.
 const RESPONSE_RESERVE_BYTES: u64 = 64 << 20;
 
+/// Reads a response body of `size_bytes` (from the wire, so not trusted): at most
+/// `RESPONSE_RESERVE_BYTES` are reserved up front, then the buffer doubles only as bytes
+/// arrive. Nothing is zeroed and nothing is reallocated once the body is complete.
+async fn read_response<R: tokio::io::AsyncRead + Unpin>(
+    read: &mut R,
+    size_bytes: usize,
+) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(size_bytes.min(RESPONSE_RESERVE_BYTES as usize));
+    while buf.len() < size_bytes {
+        if buf.len() == buf.capacity() {
+            buf.reserve((size_bytes - buf.len()).min(buf.len().max(4096)));
+        }
+        let room = (buf.capacity() - buf.len()).min(size_bytes - buf.len());
+        if read.read_buf(&mut (&mut buf).limit(room)).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    Ok(buf)
+}
+
 /// The newest version of each API this client speaks. The version used is
 /// `min(ours, broker's max)`, refused when below the broker's min.
 pub const CLIENT_MAX_VERSIONS: &[(ApiKey, i16)] = &[
@@ -162,14 +182,9 @@ impl Connection {
                     if n < 4 {
                         break;
                     }
-                    // The size comes from the wire: memory grows with the bytes that actually
-                    // arrive, never reserved up front from the prefix alone.
-                    let n = n as u64;
-                    let mut buf = Vec::with_capacity(n.min(RESPONSE_RESERVE_BYTES) as usize);
-                    match (&mut read).take(n).read_to_end(&mut buf).await {
-                        Ok(got) if got as u64 == n => {}
-                        _ => break,
-                    }
+                    let Ok(buf) = read_response(&mut read, n as usize).await else {
+                        break;
+                    };
                     let id = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
                     if let Some(tx) = pending.lock().remove(&id) {
                         let _ = tx.send(Ok(Bytes::from(buf)));
@@ -389,5 +404,27 @@ impl Connection {
         let v = self.version(api)?;
         let (_, frame) = self.frame(req, v)?;
         self.write(vec![frame], R::KEY).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_response_body_is_read_whole_past_the_up_front_reservation() {
+        let body: Vec<u8> = (0..(RESPONSE_RESERVE_BYTES as usize + 5_000))
+            .map(|i| i as u8)
+            .collect();
+        let mut src = &body[..];
+        let got = read_response(&mut src, body.len()).await.unwrap();
+        assert!(got == body, "{} bytes back of {}", got.len(), body.len());
+    }
+
+    #[tokio::test]
+    async fn a_size_prefix_larger_than_what_arrives_is_an_error_not_a_gigabyte() {
+        let mut src = &[1u8, 2, 3][..];
+        let e = read_response(&mut src, 1 << 30).await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
     }
 }
