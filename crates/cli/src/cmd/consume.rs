@@ -31,6 +31,10 @@ pub struct Args {
     /// One JSON object per record (topic, partition, offset, timestamp, key, value, headers).
     #[arg(long)]
     json: bool,
+    /// How `--json` writes keys, values and header values: `utf8` as text (bytes that are not
+    /// UTF-8 become U+FFFD), `base64` exactly, whatever the bytes.
+    #[arg(long = "json-bytes", value_enum, default_value_t = JsonBytes::Utf8, requires = "json")]
+    json_bytes: JsonBytes,
     #[arg(long = "print-key")]
     print_key: bool,
     #[arg(long = "print-headers")]
@@ -139,7 +143,7 @@ async fn print_loop(mut consumer: Consumer, args: &Args) -> Result<()> {
             seen += 1;
             printed.insert((r.topic.clone(), r.partition), r.offset + 1);
             if args.json {
-                writeln!(out, "{}", to_json(&r))?;
+                writeln!(out, "{}", to_json(&r, args.json_bytes))?;
             } else {
                 print_record(&mut out, args, &r)?;
             }
@@ -155,18 +159,27 @@ async fn print_loop(mut consumer: Consumer, args: &Args) -> Result<()> {
     Ok(())
 }
 
-fn text(b: &Option<bytes::Bytes>) -> serde_json::Value {
-    match b {
-        None => serde_json::Value::Null,
-        Some(b) => json!(String::from_utf8_lossy(b)),
+/// How `--json` writes record bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum JsonBytes {
+    Utf8,
+    Base64,
+}
+
+fn text(b: &Option<bytes::Bytes>, enc: JsonBytes) -> serde_json::Value {
+    use base64::Engine;
+    match (b, enc) {
+        (None, _) => serde_json::Value::Null,
+        (Some(b), JsonBytes::Utf8) => json!(String::from_utf8_lossy(b)),
+        (Some(b), JsonBytes::Base64) => json!(base64::engine::general_purpose::STANDARD.encode(b)),
     }
 }
 
-fn to_json(r: &ConsumerRecord) -> serde_json::Value {
+fn to_json(r: &ConsumerRecord, enc: JsonBytes) -> serde_json::Value {
     let headers: Vec<_> = r
         .headers
         .iter()
-        .map(|h| json!({"key": h.key, "value": text(&h.value)}))
+        .map(|h| json!({"key": h.key, "value": text(&h.value, enc)}))
         .collect();
     json!({
         "topic": r.topic, "partition": r.partition, "offset": r.offset, "timestamp": r.timestamp,
@@ -174,7 +187,7 @@ fn to_json(r: &ConsumerRecord) -> serde_json::Value {
             runnel_client::records::TimestampType::CreateTime => "CreateTime",
             runnel_client::records::TimestampType::LogAppendTime => "LogAppendTime",
         },
-        "key": text(&r.key), "value": text(&r.value), "headers": headers,
+        "key": text(&r.key, enc), "value": text(&r.value, enc), "headers": headers,
     })
 }
 
