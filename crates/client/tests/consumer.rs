@@ -260,3 +260,46 @@ fn consumer_config_refusals_name_the_key_and_value() {
         (500, 1, 500)
     );
 }
+
+/// One partition runs dry long before the other: a fetch for it alone would long-poll for
+/// `fetch.max.wait.ms` while the other partition's buffered records are handed out, and the
+/// consumer could not fetch that one again until the long poll ended.
+#[tokio::test]
+async fn a_caught_up_partition_does_not_hold_up_fetching_the_others_for_fetch_max_wait_ms() {
+    let b = TestBroker::start().await;
+    b.admin().await.create_topic("t", 2, &[]).await.unwrap();
+    let p = Producer::connect(b.producer_config(&[("linger.ms", "5")]))
+        .await
+        .unwrap();
+    let mut futs = Vec::new();
+    for i in 0..600 {
+        let partition = if i == 0 { 1 } else { 0 };
+        let rec = ProducerRecord::new("t")
+            .partition(partition)
+            .value(vec![b'x'; 100]);
+        futs.push(p.enqueue(rec).await.unwrap());
+    }
+    for f in futs {
+        f.await.unwrap();
+    }
+    let mut c = Consumer::connect(b.consumer_config(&[
+        ("auto.offset.reset", "earliest"),
+        ("fetch.max.wait.ms", "10000"),
+        ("max.poll.records", "20"),
+        // About 20 records of partition 0 per fetch: it needs some 30 fetches.
+        ("max.partition.fetch.bytes", "3000"),
+    ]))
+    .await
+    .unwrap();
+    c.assign(&[("t", 0), ("t", 1)]).await.unwrap();
+    let start = Instant::now();
+    let got = drain(&mut c, 600).await;
+    let took = start.elapsed();
+    assert_eq!(got.len(), 600);
+    // Each stall would cost the full 10 s; without one the whole read takes well under a
+    // second, so this bound leaves a wide margin either way.
+    assert!(
+        took < Duration::from_secs(8),
+        "reading 600 records took {took:?}: fetches waited out fetch.max.wait.ms"
+    );
+}

@@ -147,6 +147,15 @@ impl Consumer {
     pub(super) async fn start_fetches(&mut self) -> Result<()> {
         let now = Instant::now();
         let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, i64)>> = BTreeMap::new();
+        // Records the next poll will return anyway: while there are some, a fetch that could
+        // only long-poll (every partition in it at its high watermark) would hold the node's
+        // one fetch slot for `fetch.max.wait.ms` just when the buffered partitions need
+        // refilling. Such a fetch waits until the buffer is drained; it then goes out with
+        // the others, so caught-up partitions are never left out of a fetch that is sent.
+        let poll_has_records = self
+            .parts
+            .values()
+            .any(|p| !p.paused && !p.buffer.is_empty());
         let candidates: Vec<(TopicPartition, i64)> = self
             .parts
             .iter()
@@ -174,6 +183,12 @@ impl Consumer {
             by_leader.entry(leader).or_default().push((tp, pos));
         }
         for (leader, list) in by_leader {
+            let caught_up = |(tp, pos): &(TopicPartition, i64)| {
+                self.parts.get(tp).is_some_and(|p| *pos >= p.high_watermark)
+            };
+            if poll_has_records && list.iter().all(caught_up) {
+                continue;
+            }
             let mut topics: BTreeMap<String, Vec<FetchPartition>> = BTreeMap::new();
             for ((t, p), pos) in &list {
                 let mut fp = FetchPartition::default();
