@@ -593,6 +593,21 @@ mod tests {
             assert!(decode_batches(Bytes::from(b)).is_err(), "records run out");
         }
 
+        #[test]
+        fn a_snappy_header_declaring_gigabytes_is_refused_before_allocating() {
+            let mut b = valid_batch();
+            b[22] |= 2; // attributes: snappy
+            // Raw snappy: a varint length of 2^32-1, then one literal byte.
+            let payload = [0xff, 0xff, 0xff, 0xff, 0x0f, 0x00, b'x'];
+            b.truncate(BATCH_OVERHEAD);
+            b.extend_from_slice(&payload);
+            let len = (b.len() - 12) as i32;
+            b[8..12].copy_from_slice(&len.to_be_bytes());
+            fix_crc(&mut b);
+            let err = decode_batches(Bytes::from(b)).unwrap_err().to_string();
+            assert!(err.contains("declares 4294967295"), "{err}");
+        }
+
         proptest! {
             #[test]
             fn random_bytes_never_panic_the_batch_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {

@@ -55,6 +55,20 @@ impl<B: ByteBufMut> Compressor<B> for Snappy {
     }
 }
 
+// RUNNEL PATCH: a snappy stream's header declares its uncompressed length, which was
+// allocated (zeroed) before a byte was decompressed: five bytes could ask for 4 GiB. No valid
+// stream expands more than about 21x (a 3-byte copy element yields at most 64 bytes), so a
+// declared length above 32x the compressed bytes is refused before allocating.
+fn check_declared_len(declared: usize, compressed: usize) -> Result<()> {
+    let bound = compressed.saturating_mul(32);
+    if declared > bound {
+        anyhow::bail!(
+            "snappy data of {compressed} bytes declares {declared} uncompressed bytes (over {bound})"
+        );
+    }
+    Ok(())
+}
+
 const MAGIC_HEADER: &[u8; 16] = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01";
 
 impl<B: ByteBuf> Decompressor<B> for Snappy {
@@ -81,6 +95,7 @@ impl<B: ByteBuf> Decompressor<B> for Snappy {
         {
             let compressed = compressed.copy_to_bytes(compressed.remaining());
             let actual_len = decompress_len(&compressed).context("failed to read snappy header")?;
+            check_declared_len(actual_len, compressed.len())?;
             let mut tmp = BytesMut::zeroed(actual_len);
             Decoder::new()
                 .decompress(&compressed, &mut tmp)
@@ -104,6 +119,7 @@ impl<B: ByteBuf> Decompressor<B> for Snappy {
 
             let uncompressed_block_length = decompress_len(&compressed_block)
                 .context("failed to get snappy uncompressed length")?;
+            check_declared_len(uncompressed_block_length, compressed_block.len())?;
             let uncompressed_block_start = uncompressed.len();
             uncompressed.resize(
                 uncompressed_block_start.saturating_add(uncompressed_block_length),
