@@ -596,8 +596,9 @@ mod tests {
         #[test]
         fn a_snappy_header_declaring_gigabytes_is_refused_before_allocating() {
             let mut b = valid_batch();
-            b[22] |= 2; // attributes: snappy
-            // Raw snappy: a varint length of 2^32-1, then one literal byte.
+            // Attributes say snappy; the payload is raw snappy declaring 2^32-1 bytes, then
+            // one literal byte.
+            b[22] |= 2;
             let payload = [0xff, 0xff, 0xff, 0xff, 0x0f, 0x00, b'x'];
             b.truncate(BATCH_OVERHEAD);
             b.extend_from_slice(&payload);
