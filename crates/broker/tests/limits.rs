@@ -112,3 +112,27 @@ async fn connections_beyond_max_connections_are_closed() {
     }
     broker.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_snappy_batch_declaring_gigabytes_to_a_compacted_topic_is_refused_as_invalid() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = broker.client().await;
+    c.create_topic("keys", 1, &[("cleanup.policy", "compact")])
+        .await;
+    // A valid one-record batch, re-labelled snappy, whose payload is raw snappy declaring
+    // 2^32-1 uncompressed bytes: the compacted topic's key check must decompress it.
+    let mut b = common::simple_batch(1).to_vec();
+    b[22] |= 2;
+    b.truncate(61);
+    b.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f, 0x00, b'x']);
+    let len = (b.len() - 12) as i32;
+    b[8..12].copy_from_slice(&len.to_be_bytes());
+    let crc = crc32c::crc32c(&b[21..]);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    let r = c.produce("keys", 0, 1, bytes::Bytes::from(b)).await;
+    assert_eq!(
+        r.error_code, 87,
+        "INVALID_RECORD, as for any batch that does not decode"
+    );
+    still_serves(&broker).await;
+}
