@@ -6,7 +6,7 @@
 
 use crate::handlers;
 use crate::state::BrokerState;
-use runnel_protocol::{read_frame_body, read_frame_size};
+use runnel_protocol::{read_frame_body, read_frame_size, Chunk};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
@@ -57,7 +57,7 @@ pub async fn serve(
         };
         match PEER.scope(peer, handlers::handle(&state, frame)).await {
             Ok(Some(response)) => {
-                if let Err(e) = write(&mut wr, &response).await {
+                if let Err(e) = write_response(&mut wr, &response).await {
                     tracing::debug!(%peer, error = %e, "write failed; closing connection");
                     break;
                 }
@@ -72,14 +72,21 @@ pub async fn serve(
     let _ = wr.shutdown().await;
 }
 
-/// Writes a response's chunks: small ones gather in the buffer, large ones (record bytes) go
-/// to the socket directly.
-async fn write(
+/// Writes a response's chunks: encoded bytes gather in the buffer (large ones go to the socket
+/// directly), file ranges (Fetch records) go with `sendfile` after what precedes them is
+/// flushed. Public for tests that write a response built earlier.
+pub async fn write_response(
     wr: &mut BufWriter<tokio::net::tcp::OwnedWriteHalf>,
-    chunks: &[bytes::Bytes],
+    chunks: &[Chunk],
 ) -> std::io::Result<()> {
     for chunk in chunks {
-        wr.write_all(chunk).await?;
+        match chunk {
+            Chunk::Bytes(b) => wr.write_all(b).await?,
+            Chunk::File(f) => {
+                wr.flush().await?;
+                crate::send_file::send_file(wr.get_mut(), f).await?;
+            }
+        }
     }
     wr.flush().await
 }

@@ -24,6 +24,7 @@ pub mod connection;
 pub mod coordinator;
 pub mod error;
 pub mod handlers;
+mod send_file;
 pub mod server;
 pub mod state;
 

@@ -10,7 +10,8 @@
 //! - [`config`]: per-log settings with Kafka's topic-config names.
 //! - [`log`]: the [`Log`] type: append, read, roll, flush, recovery, retention, compaction.
 //! - `segment`, `index`: one segment's files; `segment_scan`, `recovery`: loading after a crash;
-//!   `read`, `retention`, `cleaner`: the rest of [`Log`]'s operations, one concern per module.
+//!   `read`, `region`, `retention`, `cleaner`: the rest of [`Log`]'s operations, one concern per
+//!   module (`region` returns fetches as file ranges for `sendfile`).
 //! - [`error`]: [`LogError`], which the broker maps onto Kafka error codes in one place.
 
 pub mod batch;
@@ -23,6 +24,7 @@ mod cleaner;
 mod index;
 mod read;
 mod recovery;
+mod region;
 mod retention;
 mod segment;
 mod segment_scan;
@@ -30,3 +32,4 @@ mod segment_scan;
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use error::LogError;
 pub use log::{AppendInfo, AppendOptions, Log, ReadResult};
+pub use region::FileRegion;

@@ -35,42 +35,56 @@ impl Log {
     /// one if compaction removed it), stopping before a batch whose base offset is
     /// `>= upper_bound_offset` (the high watermark) and before `max_bytes` would be exceeded —
     /// except that the first batch is always returned whole, however large (KIP-74), so a
-    /// consumer can always make progress.
+    /// consumer can always make progress. [`Log::read_region`] returns the same batches as a
+    /// file region instead of bytes.
     pub fn read(
         &self,
         offset: i64,
         max_bytes: usize,
         upper_bound_offset: i64,
     ) -> Result<ReadResult, LogError> {
-        self.check_in_range(offset)?;
-        let empty = ReadResult {
-            bytes: Bytes::new(),
+        let Some((seg, start, first)) = self.first_fetch_batch(offset, upper_bound_offset)? else {
+            return Ok(ReadResult {
+                bytes: Bytes::new(),
+            });
         };
+        // One positional read covers the first batch and as much as `max_bytes` allows; the
+        // following batch headers are then walked in memory, not read one by one.
+        let first_size = first.total_size_bytes();
+        let want = (max_bytes as u64)
+            .max(first_size as u64)
+            .min(seg.size_bytes - start) as usize;
+        let mut buf = crate::buffer_pool::take(want);
+        seg.read_into(&mut buf, start)?;
+        let end = whole_batches_end(&buf, first_size, max_bytes, upper_bound_offset);
+        buf.truncate(end);
+        Ok(ReadResult {
+            bytes: crate::buffer_pool::into_bytes(buf),
+        })
+    }
+
+    /// Where a fetch at `offset` starts: the segment, position and header of the batch
+    /// containing `offset` (or the next one if compaction removed it). `None` when there is
+    /// nothing to return below `upper_bound_offset`.
+    pub(crate) fn first_fetch_batch(
+        &self,
+        offset: i64,
+        upper_bound_offset: i64,
+    ) -> Result<Option<(&Segment, u64, BatchHeader)>, LogError> {
+        self.check_in_range(offset)?;
         if offset == self.log_end_offset() || offset >= upper_bound_offset {
-            return Ok(empty);
+            return Ok(None);
         }
         for seg in &self.segments[self.segment_index_for(offset)..] {
             let Some((start, first)) = seg.find_batch(offset)? else {
                 continue; // `offset` is past this segment's last batch: the next one has it.
             };
             if first.base_offset >= upper_bound_offset {
-                return Ok(empty);
+                return Ok(None);
             }
-            // One positional read covers the first batch and as much as `max_bytes` allows;
-            // the following batch headers are then walked in memory, not read one by one.
-            let first_size = first.total_size_bytes();
-            let want = (max_bytes as u64)
-                .max(first_size as u64)
-                .min(seg.size_bytes - start) as usize;
-            let mut buf = crate::buffer_pool::take(want);
-            seg.read_into(&mut buf, start)?;
-            let end = whole_batches_end(&buf, first_size, max_bytes, upper_bound_offset);
-            buf.truncate(end);
-            return Ok(ReadResult {
-                bytes: crate::buffer_pool::into_bytes(buf),
-            });
+            return Ok(Some((seg, start, first)));
         }
-        Ok(empty)
+        Ok(None)
     }
 
     /// Calls `f` with every batch header whose last offset is `>= from_offset`, in offset order.

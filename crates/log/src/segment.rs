@@ -13,6 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub(crate) const LOG_EXT: &str = "log";
 pub(crate) const INDEX_EXT: &str = "index";
@@ -32,7 +33,9 @@ pub(crate) fn invalid_data(msg: String) -> io::Error {
 pub(crate) struct Segment {
     pub base_offset: i64,
     pub(crate) dir: PathBuf,
-    pub(crate) file: File,
+    /// Shared so that a fetch's [`crate::FileRegion`] keeps the file open (and, on Linux, its
+    /// data readable) after retention deletes the segment or compaction replaces it.
+    pub(crate) file: Arc<File>,
     /// Bytes of whole batches in the file.
     pub size_bytes: u64,
     /// One past the last offset stored (the base offset while empty).
@@ -77,7 +80,7 @@ impl Segment {
         Ok(Segment {
             base_offset,
             dir: dir.to_path_buf(),
-            file,
+            file: Arc::new(file),
             size_bytes: 0,
             next_offset: base_offset,
             offset_index: OffsetIndex::write_new(
@@ -137,8 +140,9 @@ impl Segment {
         scratch: &mut Vec<u8>,
     ) -> io::Result<()> {
         let mut written = 0u64;
+        let mut file: &File = &self.file;
         while !slices.is_empty() {
-            let n = self.file.write_vectored(slices)?;
+            let n = file.write_vectored(slices)?;
             if n == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::WriteZero,

@@ -93,7 +93,7 @@ impl Segment {
         let mut seg = Segment {
             base_offset,
             dir: dir.to_path_buf(),
-            file,
+            file: std::sync::Arc::new(file),
             size_bytes,
             next_offset: base_offset,
             offset_index,

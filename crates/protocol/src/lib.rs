@@ -12,15 +12,19 @@
 //! Layout:
 //! - [`frame`]: reading and writing size-prefixed frames.
 //! - [`codec`]: request header / body decoding, response encoding.
+//! - [`chunk`], [`fetch_encode`]: responses as pieces, Fetch records uncopied (bytes or file
+//!   ranges for `sendfile`).
 //! - [`versions`]: the APIs and version ranges Runnel advertises.
 //! - [`samples`]: small valid requests of every advertised API, for tests.
 
+pub mod chunk;
 pub mod codec;
 pub mod fetch_encode;
 pub mod frame;
 pub mod samples;
 pub mod versions;
 
+pub use chunk::{Chunk, FileChunk};
 pub use codec::{decode_body, decode_request_header, encode_response, DecodeError, RequestFrame};
 pub use frame::{read_frame, read_frame_body, read_frame_size, FrameError};
 pub use kafka_protocol;

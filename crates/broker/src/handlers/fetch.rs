@@ -4,23 +4,35 @@
 //! Limits, as in Kafka (KIP-74): `partition_max_bytes` per partition and `max_bytes` per
 //! response, except that the first batch of the first non-empty partition is returned whole
 //! even if larger, so a consumer can always make progress.
+//!
+//! Records are not read here: each partition's batches come back from the log as a range of a
+//! segment file, which the connection sends with `sendfile(2)` (see [`crate::connection`]). The
+//! response carries `records: None` for those partitions and the ranges travel alongside, one
+//! slot per partition in response order, for [`runnel_protocol::fetch_encode`].
 
 use super::topic_name;
 use crate::error::BrokerError;
 use crate::state::BrokerState;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, RequestHeader};
+use runnel_protocol::FileChunk;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Upper bound on a long poll, whatever the client asks for.
 const MAX_WAIT_CAP_MS: u64 = 60_000;
 
+/// A Fetch response and its records as file ranges, one slot per partition in response order.
+pub struct Fetched {
+    pub response: FetchResponse,
+    pub files: Vec<Option<FileChunk>>,
+}
+
 pub async fn handle(
     state: &Arc<BrokerState>,
     _header: &RequestHeader,
     req: FetchRequest,
-) -> FetchResponse {
+) -> Fetched {
     let max_wait_ms = (req.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP_MS);
     let deadline = Instant::now() + Duration::from_millis(max_wait_ms);
     loop {
@@ -39,8 +51,9 @@ pub async fn handle(
     }
 }
 
-fn read_once(state: &BrokerState, req: &FetchRequest) -> (FetchResponse, usize, bool) {
+fn read_once(state: &BrokerState, req: &FetchRequest) -> (Fetched, usize, bool) {
     let mut response = FetchResponse::default();
+    let mut files = Vec::new();
     let mut budget = if req.max_bytes <= 0 {
         i32::MAX as usize
     } else {
@@ -62,6 +75,7 @@ fn read_once(state: &BrokerState, req: &FetchRequest) -> (FetchResponse, usize, 
         }
         for fp in &t.partitions {
             let mut pd = PartitionData::default();
+            let mut file = None;
             pd.partition_index = fp.partition;
             pd.aborted_transactions = Some(Vec::new());
             pd.preferred_read_replica = BrokerId(-1);
@@ -80,16 +94,24 @@ fn read_once(state: &BrokerState, req: &FetchRequest) -> (FetchResponse, usize, 
                 if limit == 0 && total > 0 {
                     return Ok(());
                 }
-                let fetched = p.read(fp.fetch_offset, limit.max(1))?;
+                let fetched = p.read_region(fp.fetch_offset, limit.max(1))?;
                 pd.high_watermark = fetched.high_watermark;
                 pd.last_stable_offset = fetched.high_watermark;
                 pd.log_start_offset = fetched.log_start_offset;
-                let n = fetched.records.len();
+                let Some(region) = fetched.region else {
+                    return Ok(());
+                };
+                let n = region.len;
                 // Over the limit is allowed only for the first data in the response (KIP-74).
                 if n <= limit || total == 0 {
                     total += n;
                     budget = budget.saturating_sub(n);
-                    pd.records = Some(fetched.records);
+                    pd.records = None;
+                    file = Some(FileChunk {
+                        file: region.file,
+                        position: region.position,
+                        len: n,
+                    });
                 }
                 Ok(())
             });
@@ -106,8 +128,9 @@ fn read_once(state: &BrokerState, req: &FetchRequest) -> (FetchResponse, usize, 
                 }
             }
             tr.partitions.push(pd);
+            files.push(file);
         }
         response.responses.push(tr);
     }
-    (response, total, has_error)
+    (Fetched { response, files }, total, has_error)
 }

@@ -36,7 +36,7 @@ use crate::state::BrokerState;
 use bytes::Bytes;
 use kafka_protocol::messages::*;
 use runnel_protocol::fetch_encode::encode_fetch_response;
-use runnel_protocol::{decode_body, decode_request_header, encode_response, versions};
+use runnel_protocol::{decode_body, decode_request_header, encode_response, versions, Chunk};
 use std::sync::Arc;
 use thiserror::Error;
 
@@ -51,18 +51,18 @@ pub enum HandleError {
 }
 
 /// Handles one request frame. The response is a whole frame as one or more chunks (Fetch keeps
-/// record bytes as their own chunks, uncopied); `Ok(None)` means no response is sent (Produce
-/// with acks=0).
+/// records as their own chunks: segment file ranges, uncopied); `Ok(None)` means no response is
+/// sent (Produce with acks=0).
 pub async fn handle(
     state: &Arc<BrokerState>,
     frame: Bytes,
-) -> Result<Option<Vec<Bytes>>, HandleError> {
+) -> Result<Option<Vec<Chunk>>, HandleError> {
     let req = decode_request_header(frame)?;
     let header = req.header;
     let version = header.request_api_version;
     let correlation_id = header.correlation_id;
     if req.api_key == ApiKey::ApiVersions {
-        return api_versions::handle(&header, req.body).map(|b| Some(vec![b]));
+        return api_versions::handle(&header, req.body).map(|b| Some(vec![Chunk::Bytes(b)]));
     }
     if !versions::is_supported(req.api_key, version) {
         return Err(HandleError::UnsupportedVersion {
@@ -90,10 +90,15 @@ pub async fn handle(
         }
         ApiKey::Fetch => {
             let request: FetchRequest = decode_body(&mut body, version)?;
-            let response = fetch::handle(state, &header, request).await;
-            return encode_fetch_response(correlation_id, version, &response)
-                .map(Some)
-                .map_err(HandleError::Encode);
+            let fetched = fetch::handle(state, &header, request).await;
+            return encode_fetch_response(
+                correlation_id,
+                version,
+                &fetched.response,
+                &fetched.files,
+            )
+            .map(Some)
+            .map_err(HandleError::Encode);
         }
         ApiKey::ListOffsets => dispatch!(list_offsets, ListOffsetsRequest),
         ApiKey::Metadata => dispatch!(metadata, MetadataRequest),
@@ -126,7 +131,7 @@ pub async fn handle(
             })
         }
     };
-    Ok(Some(vec![response]))
+    Ok(Some(vec![Chunk::Bytes(response)]))
 }
 
 /// The items that occur more than once: Kafka refuses every occurrence of a topic or resource

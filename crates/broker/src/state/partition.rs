@@ -10,7 +10,7 @@ use crate::error::{BrokerError, BrokerResult};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use runnel_log::batch::split_batches;
-use runnel_log::{AppendOptions, Log, LogConfig};
+use runnel_log::{AppendOptions, FileRegion, Log, LogConfig};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -26,6 +26,15 @@ pub struct Appended {
 #[derive(Debug, Clone)]
 pub struct Fetched {
     pub records: Bytes,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
+}
+
+/// Result of a fetch from this partition as a range of a segment file, for `sendfile`.
+#[derive(Debug, Clone)]
+pub struct FetchedRegion {
+    /// `None` when there is nothing to return.
+    pub region: Option<FileRegion>,
     pub high_watermark: i64,
     pub log_start_offset: i64,
 }
@@ -159,6 +168,19 @@ impl Partition {
         let result = inner.log.read(offset, max_bytes, hw)?;
         Ok(Fetched {
             records: result.bytes,
+            high_watermark: hw,
+            log_start_offset: inner.log.log_start_offset(),
+        })
+    }
+
+    /// Like [`Partition::read`], but the batches come back as a file region instead of bytes:
+    /// the caller sends them without reading them (Fetch responses).
+    pub fn read_region(&self, offset: i64, max_bytes: usize) -> BrokerResult<FetchedRegion> {
+        let inner = self.inner.lock();
+        let hw = self.high_watermark();
+        let region = inner.log.read_region(offset, max_bytes, hw)?;
+        Ok(FetchedRegion {
+            region,
             high_watermark: hw,
             log_start_offset: inner.log.log_start_offset(),
         })
