@@ -244,6 +244,35 @@ async fn a_commit_with_a_wrong_generation_gets_illegal_generation() {
 }
 
 #[tokio::test]
+async fn a_commit_before_sync_gets_rebalance_in_progress_after_the_generation_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    create_topic(&broker, "t", 1);
+    let mut c = Client::connect(&broker).await;
+    let first = c.send(9, &join_request("g", "", &["range"], &["t"])).await;
+    let member = first.member_id.to_string();
+    let joined = c
+        .send(9, &join_request("g", &member, &["range"], &["t"]))
+        .await;
+    assert_eq!(joined.error_code, 0);
+    // Joined, not yet synced: the group is completing its rebalance.
+    let generation = joined.generation_id;
+    let r = c
+        .send(8, &commit_request("g", generation, &member, "t", 0, 1, ""))
+        .await;
+    assert_eq!(commit_code(&r), code(ResponseError::RebalanceInProgress));
+    // As in Kafka, a wrong generation is reported before the rebalance.
+    let r = c
+        .send(
+            8,
+            &commit_request("g", generation + 1, &member, "t", 0, 1, ""),
+        )
+        .await;
+    assert_eq!(commit_code(&r), code(ResponseError::IllegalGeneration));
+    broker.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_commit_from_an_unknown_member_gets_unknown_member_id() {
     let dir = tempfile::tempdir().unwrap();
     let broker = start(dir.path(), &[]).await;

@@ -41,23 +41,11 @@ impl GroupCoordinator {
             if generation < 0 && g.state == GroupState::Empty {
                 return Ok(());
             }
-            if let Some(instance) = group_instance_id {
-                match g.static_members.get(instance) {
-                    Some(id) if id != member_id => return Err(BrokerError::FencedInstanceId),
-                    _ => {}
-                }
-            }
+            // Kafka's order: fenced instance, unknown member, generation, then a member of
+            // the current generation still waiting for its assignment.
+            sync::validate_member(g, member_id, group_instance_id, generation)?;
             if g.state == GroupState::CompletingRebalance {
                 return Err(BrokerError::RebalanceInProgress);
-            }
-            if !g.members.contains_key(member_id) {
-                return Err(BrokerError::UnknownMemberId);
-            }
-            if generation != g.generation {
-                return Err(BrokerError::IllegalGeneration {
-                    got: generation,
-                    current: g.generation,
-                });
             }
             Ok(())
         };
