@@ -4,27 +4,10 @@
 mod common;
 
 use common::*;
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use kafka_protocol::messages::FetchResponse;
 use runnel_protocol::Chunk;
 use tokio::io::{AsyncReadExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
-
-fn fetch_request(topic: &str, offset: i64) -> FetchRequest {
-    let mut p = FetchPartition::default();
-    p.partition = 0;
-    p.fetch_offset = offset;
-    p.partition_max_bytes = 1 << 20;
-    p.current_leader_epoch = -1;
-    let mut t = FetchTopic::default();
-    t.topic = topic_name(topic);
-    t.partitions = vec![p];
-    let mut req = FetchRequest::default();
-    req.replica_id = BrokerId(-1);
-    req.max_bytes = 1 << 20;
-    req.topics = vec![t];
-    req
-}
 
 #[tokio::test]
 async fn a_fetch_written_after_retention_deleted_its_segment_has_the_same_bytes() {
@@ -41,7 +24,7 @@ async fn a_fetch_written_after_retention_deleted_its_segment_has_the_same_bytes(
         let r = client.produce("t", 0, 1, batch(&recs, None)).await;
         assert_eq!(r.error_code, 0);
     }
-    let req = fetch_request("t", 0);
+    let req = fetch_request("t", 0, 0, 0, 0);
     let expected = client.send(&req, 12).await.responses[0].partitions[0]
         .records
         .clone()

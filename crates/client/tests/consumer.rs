@@ -1,6 +1,6 @@
 mod common;
 
-use common::TestBroker;
+use common::{drain, TestBroker};
 use kafka_protocol::messages::ApiKey;
 use runnel_client::{ClientError, Consumer, ConsumerConfig, Producer, ProducerRecord};
 use std::time::{Duration, Instant};
@@ -26,15 +26,6 @@ async fn setup(partitions: i32, n: usize) -> TestBroker {
         .unwrap();
     }
     b
-}
-
-async fn drain(c: &mut Consumer, n: usize) -> Vec<runnel_client::ConsumerRecord> {
-    let mut out = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while out.len() < n && Instant::now() < deadline {
-        out.extend(c.poll(Duration::from_millis(300)).await.unwrap());
-    }
-    out
 }
 
 #[tokio::test]

@@ -4,13 +4,12 @@
 mod common;
 
 use common::proxy::{Event, LeaderProxy, NOT_LEADER};
-use common::TestBroker;
+use common::{drain, TestBroker};
 use kafka_protocol::messages::ApiKey;
 use runnel_client::producer::DeliveryFuture;
 use runnel_client::{
     Consumer, ConsumerConfig, ConsumerRecord, Producer, ProducerConfig, ProducerRecord,
 };
-use std::time::{Duration, Instant};
 
 async fn setup() -> (TestBroker, LeaderProxy) {
     let b = TestBroker::start().await;
@@ -45,15 +44,6 @@ async fn offsets(futs: Vec<DeliveryFuture>) -> Vec<i64> {
     let mut out = Vec::new();
     for f in futs {
         out.push(f.await.unwrap().offset);
-    }
-    out
-}
-
-async fn drain(c: &mut Consumer, n: usize) -> Vec<ConsumerRecord> {
-    let mut out = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while out.len() < n && Instant::now() < deadline {
-        out.extend(c.poll(Duration::from_millis(200)).await.unwrap());
     }
     out
 }

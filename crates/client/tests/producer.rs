@@ -16,12 +16,7 @@ async fn read_all(
 ) -> Vec<runnel_client::ConsumerRecord> {
     let mut c = Consumer::connect(b.consumer_config(&[])).await.unwrap();
     c.assign(&[(topic, partition)]).await.unwrap();
-    let mut out = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while out.len() < n && Instant::now() < deadline {
-        out.extend(c.poll(Duration::from_millis(500)).await.unwrap());
-    }
-    out
+    common::drain(&mut c, n).await
 }
 
 #[tokio::test]

@@ -231,6 +231,33 @@ pub fn simple_batch(n: usize) -> Bytes {
     batch(&recs, None)
 }
 
+/// A Fetch request for one partition from `offset`, up to 1 MiB.
+pub fn fetch_request(
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    max_wait_ms: i32,
+    min_bytes: i32,
+) -> kafka_protocol::messages::FetchRequest {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::{BrokerId, FetchRequest};
+    let mut p = FetchPartition::default();
+    p.partition = partition;
+    p.fetch_offset = offset;
+    p.partition_max_bytes = 1 << 20;
+    p.current_leader_epoch = -1;
+    let mut t = FetchTopic::default();
+    t.topic = topic_name(topic);
+    t.partitions = vec![p];
+    let mut req = FetchRequest::default();
+    req.replica_id = BrokerId(-1);
+    req.max_wait_ms = max_wait_ms;
+    req.min_bytes = min_bytes;
+    req.max_bytes = 1 << 20;
+    req.topics = vec![t];
+    req
+}
+
 pub fn topic_name(s: &str) -> kafka_protocol::messages::TopicName {
     kafka_protocol::messages::TopicName(StrBytes::from_string(s.to_string()))
 }
@@ -303,22 +330,7 @@ impl RawClient {
         max_wait_ms: i32,
         min_bytes: i32,
     ) -> kafka_protocol::messages::fetch_response::PartitionData {
-        use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-        use kafka_protocol::messages::{BrokerId, FetchRequest};
-        let mut p = FetchPartition::default();
-        p.partition = partition;
-        p.fetch_offset = offset;
-        p.partition_max_bytes = 1 << 20;
-        p.current_leader_epoch = -1;
-        let mut t = FetchTopic::default();
-        t.topic = topic_name(topic);
-        t.partitions = vec![p];
-        let mut req = FetchRequest::default();
-        req.replica_id = BrokerId(-1);
-        req.max_wait_ms = max_wait_ms;
-        req.min_bytes = min_bytes;
-        req.max_bytes = 1 << 20;
-        req.topics = vec![t];
+        let req = fetch_request(topic, partition, offset, max_wait_ms, min_bytes);
         let mut resp = self.send(&req, 12).await;
         assert_eq!(resp.error_code, 0, "fetch error");
         resp.responses.remove(0).partitions.remove(0)

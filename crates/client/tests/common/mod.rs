@@ -3,6 +3,19 @@
 
 pub mod proxy;
 
+/// Polls until `n` records arrived or 20 s passed; returns what came.
+pub async fn drain(
+    c: &mut runnel_client::Consumer,
+    n: usize,
+) -> Vec<runnel_client::ConsumerRecord> {
+    let mut out = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while out.len() < n && std::time::Instant::now() < deadline {
+        out.extend(c.poll(std::time::Duration::from_millis(200)).await.unwrap());
+    }
+    out
+}
+
 use runnel_broker::{BrokerConfig, BrokerHandle};
 use runnel_client::{Admin, CommonConfig, ConsumerConfig, ProducerConfig};
 use std::net::SocketAddr;
