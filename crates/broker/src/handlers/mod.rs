@@ -144,6 +144,16 @@ pub(crate) fn duplicates<T: Eq + std::hash::Hash + Clone>(
 }
 
 /// Shorthand for building `StrBytes` from owned strings.
+/// The error code of the next per-partition result (0 when it succeeded or is missing).
+pub(crate) fn next_error_code(
+    results: &mut impl Iterator<Item = crate::error::BrokerResult<()>>,
+) -> i16 {
+    results
+        .next()
+        .and_then(|r| r.err())
+        .map_or(0, |e| e.wire_code())
+}
+
 pub(crate) fn str_bytes(s: impl Into<String>) -> kafka_protocol::protocol::StrBytes {
     kafka_protocol::protocol::StrBytes::from_string(s.into())
 }

@@ -62,10 +62,7 @@ pub async fn handle(
         for p in t.partitions {
             let mut rp = OffsetCommitResponsePartition::default();
             rp.partition_index = p.partition_index;
-            rp.error_code = results
-                .next()
-                .and_then(|r| r.err())
-                .map_or(0, |e| e.wire_code());
+            rp.error_code = super::next_error_code(&mut results);
             rt.partitions.push(rp);
         }
         rt.name = t.name;
