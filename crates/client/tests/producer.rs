@@ -706,3 +706,28 @@ async fn request_timeout_ms_fails_a_request_the_broker_does_not_answer() {
     );
     assert!(start.elapsed() >= Duration::from_millis(300));
 }
+
+#[tokio::test]
+async fn a_record_for_a_partition_added_after_metadata_was_cached_is_sent_there() {
+    let b = TestBroker::start().await;
+    let admin = b.admin().await;
+    admin.create_topic("grows", 1, &[]).await.unwrap();
+    let p = Producer::connect(b.producer_config(&[("linger.ms", "0")]))
+        .await
+        .unwrap();
+    let first = p
+        .send(ProducerRecord::new("grows").partition(0).value("a"))
+        .await
+        .unwrap();
+    assert_eq!(first.partition, 0);
+    admin.create_partitions("grows", 3).await.unwrap();
+    // The producer's cache still says one partition; a record for partition 2 makes it ask
+    // again rather than refuse (metadata.max.age.ms is minutes away).
+    let md = p
+        .send(ProducerRecord::new("grows").partition(2).value("b"))
+        .await
+        .unwrap();
+    assert_eq!((md.partition, md.offset), (2, 0));
+    let back = read_all(&b, "grows", 2, 1).await;
+    assert_eq!(back[0].value.as_deref(), Some(&b"b"[..]));
+}
