@@ -558,22 +558,29 @@ def decode_batches(data: bytes | None) -> list[dict]:
             pos = end
             continue
         r = Reader(body)
-        recs = []
-        for _ in range(count):
-            r.varint()
-            r.i8()
-            r.varint()
-            od = r.varint()
-            kl = r.varint()
-            k = None if kl < 0 else r.take(kl)
-            vl = r.varint()
-            v = None if vl < 0 else r.take(vl)
-            for _ in range(r.varint()):
-                r.take(r.varint())
-                hl = r.varint()
-                if hl > 0:
-                    r.take(hl)
-            recs.append((base_offset + od, k, v))
+        recs: list = []
+        try:
+            _decode_records(r, base_offset, count, recs)
+        except EOFError:  # a batch whose header claims more records than its bytes hold
+            pass
         out.append({"base_offset": base_offset, "records": recs})
         pos = end
     return out
+
+
+def _decode_records(r: Reader, base_offset: int, count: int, recs: list) -> None:
+    for _ in range(count):
+        r.varint()  # length
+        r.i8()      # attributes
+        r.varint()  # timestamp delta
+        od = r.varint()
+        kl = r.varint()
+        k = None if kl < 0 else r.take(kl)
+        vl = r.varint()
+        v = None if vl < 0 else r.take(vl)
+        for _ in range(r.varint()):
+            r.take(r.varint())
+            hl = r.varint()
+            if hl > 0:
+                r.take(hl)
+        recs.append((base_offset + od, k, v))

@@ -88,8 +88,10 @@ class RunnelTarget(Target):
         if rc is None:
             self.proc.kill()
             rc = self.proc.wait()
-        tail = [ln for ln in self.log.read_text(errors="replace").splitlines() if ln.strip()][-3:]
-        note = f"RUNNEL PROCESS DIED (exit {rc}; log tail: {' | '.join(tail)[:400]}); restarted on a fresh data dir"
+        lines = [ln for ln in self.log.read_text(errors="replace").splitlines() if ln.strip()]
+        i = next((n for n, ln in enumerate(lines) if "panicked at" in ln or "memory allocation of" in ln), None)
+        why = " ".join(lines[i:i + 1]) if i is not None else " | ".join(lines[-3:])
+        note = f"RUNNEL PROCESS DIED (exit {rc}: {why[:400]}); restarted on a fresh data dir"
         self.start()
         return note
 
