@@ -70,10 +70,22 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "runnel_only(reason): needs a Runnel process (start-up flags, kill -9 or restart of "
                    "the broker, Runnel's own behaviour); skipped with --broker kafka")
+    config.addinivalue_line(
+        "markers", "runnel_diverges(reason, crashes=False): the test expects Kafka's answer, which Runnel "
+                   "does not give yet: a strict xfail on Runnel (skipped if crashes=True), must pass on Kafka")
 
 
 def pytest_collection_modifyitems(config, items):
     if config.getoption("--broker") != "kafka":
+        for item in items:
+            m = item.get_closest_marker("runnel_diverges")
+            if m is None:
+                continue
+            why = m.args[0] if m.args else m.kwargs.get("reason", "Runnel answers differently from Kafka")
+            if m.kwargs.get("crashes"):
+                item.add_marker(pytest.mark.skip(reason=f"aborts the Runnel process today: {why}"))
+            else:
+                item.add_marker(pytest.mark.xfail(strict=True, reason=f"Runnel diverges from Kafka: {why}"))
         return
     for item in items:
         m = item.get_closest_marker("runnel_only")
