@@ -305,7 +305,9 @@ class _KafkaPool:
         ref = self.refs.get(key)
         if ref is None:
             import kafka_ref
-            ref = kafka_ref.KafkaRef(self.root / f"kafka-{len(self.refs)}", settings=static)
+            # the extra brokers serve a test or two each: a smaller heap than the shared one
+            ref = kafka_ref.KafkaRef(self.root / f"kafka-{len(self.refs)}", settings=static,
+                                     heap_opts="-Xmx512M -Xms256M" if static else None)
             ref.start()
             self.refs[key] = ref
             self.start_seconds[key] = ref.start_seconds
@@ -317,13 +319,25 @@ class _KafkaPool:
             ref.stop()
 
 
+_POOLS: list[_KafkaPool] = []
+
+
 @pytest.fixture(scope="session")
 def kafka_pool(tmp_path_factory, broker_kind):
     assert broker_kind == "kafka"
     pool = _KafkaPool(tmp_path_factory.mktemp("kafka"))
+    _POOLS.append(pool)
     pool.get({})  # the shared broker starts with the session, not inside the first test's timeout
     yield pool
     pool.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    for pool in _POOLS:
+        for key, secs in pool.start_seconds.items():
+            ref = pool.refs[key]
+            what = ", ".join(f"{k}={v}" for k, v in key) or "shared"
+            terminalreporter.write_line(f"Kafka {ref.version} ({what}) was ready in {secs:.1f}s")
 
 
 def _describe_broker(bootstrap: str) -> dict:
