@@ -198,6 +198,11 @@ class KafkaRef:
     def rss_kib(self) -> int | None:
         return rss_kib(self.pid) if self.pid else None
 
+    def signal_stop(self) -> None:
+        """Send SIGTERM without waiting (stop() then waits)."""
+        if self.pid is not None and self.alive():
+            os.kill(self.pid, signal.SIGTERM)
+
     def stop(self, timeout: float = 30.0) -> None:
         if self.pid is None:
             return
