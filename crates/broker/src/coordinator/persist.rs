@@ -23,7 +23,9 @@ impl GroupCoordinator {
                 producer_epoch: -1,
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
-                sequence: -1,
+                // The encoder starts a new batch whenever `offset - sequence` changes; this keeps
+                // the records in one batch (base sequence -1), which produce validation demands.
+                sequence: i as i32 - 1,
                 timestamp: now,
                 key: Some(k.clone()),
                 value: v.clone(),
