@@ -4,7 +4,9 @@ mod common;
 use common::*;
 use kafka_protocol::records::Compression;
 use runnel_log::batch::{BatchError, BatchHeader, CRC_AT};
+use runnel_log::validate::{validate_produce, RecordFault, ValidationError, ValidationRules};
 use runnel_log::{LogConfig, LogError, TimestampType};
+use runnel_protocol::records::ReadLimits;
 
 #[test]
 fn append_then_read_round_trips_and_stamps_offsets_and_epoch() {
@@ -92,26 +94,35 @@ fn too_large_batch_is_refused() {
 }
 
 #[test]
-fn compacted_topic_refuses_records_without_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = LogConfig::default();
-    config.cleanup_policy.compact = true;
-    let mut log = open(dir.path(), config);
+fn produce_validation_names_the_keyless_records_of_a_compacted_topic() {
     let keyless = batch_of(
         &[rec(Some(b"k"), Some(b"v"), 1), rec(None, Some(b"v"), 1)],
         Compression::None,
     );
-    let err = log.append(&keyless, opts(0)).unwrap_err();
+    let rules = |compacted| ValidationRules {
+        topic_partition: "t-0",
+        compacted,
+        max_message_bytes: 1 << 20,
+        timestamp_type: TimestampType::CreateTime,
+        timestamp_before_max_ms: i64::MAX,
+        timestamp_after_max_ms: i64::MAX,
+        now_ms: 1,
+        limits: ReadLimits::for_batch_limit(1 << 20),
+    };
+    let err = validate_produce(&keyless, &rules(true)).unwrap_err();
     assert!(
-        matches!(
-            err,
-            LogError::Batch(BatchError::Invalid {
-                reason: "compacted topic cannot accept a record without a key"
-            })
-        ),
+        matches!(&err, ValidationError::InvalidRecord { .. }),
         "{err:?}"
     );
-    assert_eq!(log.size_bytes(), 0);
+    assert_eq!(
+        err.record_errors(),
+        &[RecordFault {
+            batch_index: 1,
+            message: "Compacted topic cannot accept message without key in topic partition t-0."
+                .into()
+        }]
+    );
+    assert!(validate_produce(&keyless, &rules(false)).is_ok());
 }
 
 #[test]
