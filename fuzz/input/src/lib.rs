@@ -1,6 +1,7 @@
 //! Input formats of the fuzz targets, shared with the seed generator so that seeds and
 //! targets cannot drift apart, and the request decode path the broker runs.
 
+pub mod batches;
 pub mod request;
 pub mod segment_files;
 
