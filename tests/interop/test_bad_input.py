@@ -51,7 +51,8 @@ def live_traffic(broker):
     wait_for_deliveries(3, "before the bad input")
     try:
         yield more_deliveries
-        more_deliveries()
+        # Traffic goes on after the bad input, and enough of it to check below.
+        wait_for_deliveries(max(len(delivered) + 3, 11), "after the bad input")
     finally:
         stop.set()
         t.join(30)
