@@ -19,7 +19,6 @@ use crate::recovery::{self, CLEANER_CHECKPOINT_FILE, LOG_START_FILE};
 use crate::segment::{PendingEntries, Segment};
 use crate::{LogConfig, LogError, TimestampType};
 use bytes::Bytes;
-use kafka_protocol::records::RecordBatchDecoder;
 use std::io::IoSlice;
 use std::path::{Path, PathBuf};
 
@@ -139,9 +138,6 @@ impl Log {
                     reason: "record batch has no records",
                 }
                 .into());
-            }
-            if self.config.cleanup_policy.compact {
-                check_keys_present(bytes)?;
             }
             offsets_needed += header.last_offset_delta as i64 + 1;
         }
@@ -343,18 +339,4 @@ impl Log {
         std::fs::remove_dir_all(dir)?;
         Ok(())
     }
-}
-
-/// Compacted topics need a key on every record; this is the only append-path decode.
-fn check_keys_present(bytes: &[u8]) -> Result<(), BatchError> {
-    let mut buf = bytes;
-    let set = RecordBatchDecoder::decode(&mut buf).map_err(|_| BatchError::Invalid {
-        reason: "record batch could not be decoded",
-    })?;
-    if set.records.iter().any(|r| r.key.is_none()) {
-        return Err(BatchError::Invalid {
-            reason: "compacted topic cannot accept a record without a key",
-        });
-    }
-    Ok(())
 }

@@ -97,6 +97,8 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
     def("log.cleaner.delete.retention.ms", Long, Some("86400000"), "How long compaction keeps tombstones."),
     def("log.cleaner.backoff.ms", Long, Some("15000"), "How often the cleaner looks for work."),
     def("log.message.timestamp.type", ConfigType::String, Some("CreateTime"), "CreateTime or LogAppendTime."),
+    def("log.message.timestamp.before.max.ms", Long, Some("9223372036854775807"), "Most a CreateTime timestamp may lie in the past; older records are refused with INVALID_TIMESTAMP."),
+    def("log.message.timestamp.after.max.ms", Long, Some("3600000"), "Most a CreateTime timestamp may lie in the future; later records are refused with INVALID_TIMESTAMP."),
     def("compression.type", ConfigType::String, Some("producer"), "Only 'producer' (keep the producer's codec) is supported."),
     def("offsets.topic.num.partitions", Int, Some("50"), "Partitions of __consumer_offsets."),
     def("offsets.topic.replication.factor", Short, Some("1"), "Replication factor of __consumer_offsets (single node: 1)."),

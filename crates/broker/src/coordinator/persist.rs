@@ -2,6 +2,7 @@
 //! before a client is answered, and replaying them at start-up.
 
 use super::*;
+use runnel_protocol::records::{for_each_record, ReadLimits};
 
 impl GroupCoordinator {
     /// Appends records for `group` to its `__consumer_offsets` partition as one batch.
@@ -101,60 +102,19 @@ impl GroupCoordinator {
                 }
                 for (h, bytes) in batches {
                     offset = h.last_offset() + 1;
-                    let mut slice = Bytes::copy_from_slice(bytes);
-                    let set = match RecordBatchDecoder::decode(&mut slice) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::warn!(partition = p.index, error = %e, "skipping undecodable batch in __consumer_offsets");
-                            continue;
-                        }
-                    };
-                    if set.records.first().is_some_and(|r| r.control) {
+                    if h.is_control() {
                         continue;
                     }
-                    for r in set.records {
-                        let Some(key) = r.key.as_deref() else {
-                            continue;
-                        };
-                        count += 1;
-                        match records::decode_key(key) {
-                            Ok(RecordKey::Offset {
-                                group,
-                                topic,
-                                partition,
-                            }) => {
-                                let entries = offsets.entry(group).or_default();
-                                match r.value.as_deref().map(records::decode_offset_value) {
-                                    None => {
-                                        entries.remove(&(topic, partition));
-                                    }
-                                    Some(Ok(v)) => {
-                                        entries.insert(
-                                            (topic, partition),
-                                            OffsetEntry {
-                                                offset: v.offset,
-                                                leader_epoch: v.leader_epoch,
-                                                metadata: v.metadata,
-                                                commit_timestamp: v.commit_timestamp,
-                                            },
-                                        );
-                                    }
-                                    Some(Err(e)) => tracing::warn!(error = %e, "skipping record"),
-                                }
-                            }
-                            Ok(RecordKey::Group { group }) => {
-                                match r.value.as_deref().map(records::decode_group_value) {
-                                    None => {
-                                        metas.insert(group, None);
-                                    }
-                                    Some(Ok(v)) => {
-                                        metas.insert(group, Some(v));
-                                    }
-                                    Some(Err(e)) => tracing::warn!(error = %e, "skipping record"),
-                                }
-                            }
-                            Err(e) => tracing::warn!(error = %e, "skipping record"),
+                    let limits = ReadLimits::for_batch_limit(bytes.len());
+                    let walked = for_each_record(bytes, &h, limits, |r| {
+                        if let Some(key) = r.key {
+                            count += 1;
+                            replay_record(key, r.value, &mut metas, &mut offsets);
                         }
+                    });
+                    if let Err(e) = walked {
+                        // Records before the fault were applied, as Kafka's loader does.
+                        tracing::warn!(partition = p.index, offset = h.base_offset, error = %e, "skipping the rest of an unreadable batch in __consumer_offsets");
                     }
                 }
             }
@@ -219,5 +179,51 @@ impl GroupCoordinator {
         );
         self.loaded.store(true, Ordering::Release);
         Ok(())
+    }
+}
+
+/// Applies one `__consumer_offsets` record to the maps being rebuilt; a null value is a
+/// tombstone. Records that do not decode are skipped with a warning.
+fn replay_record(
+    key: &[u8],
+    value: Option<&[u8]>,
+    metas: &mut HashMap<String, Option<GroupValue>>,
+    offsets: &mut HashMap<String, BTreeMap<(String, i32), OffsetEntry>>,
+) {
+    match records::decode_key(key) {
+        Ok(RecordKey::Offset {
+            group,
+            topic,
+            partition,
+        }) => {
+            let entries = offsets.entry(group).or_default();
+            match value.map(records::decode_offset_value) {
+                None => {
+                    entries.remove(&(topic, partition));
+                }
+                Some(Ok(v)) => {
+                    entries.insert(
+                        (topic, partition),
+                        OffsetEntry {
+                            offset: v.offset,
+                            leader_epoch: v.leader_epoch,
+                            metadata: v.metadata,
+                            commit_timestamp: v.commit_timestamp,
+                        },
+                    );
+                }
+                Some(Err(e)) => tracing::warn!(error = %e, "skipping record"),
+            }
+        }
+        Ok(RecordKey::Group { group }) => match value.map(records::decode_group_value) {
+            None => {
+                metas.insert(group, None);
+            }
+            Some(Ok(v)) => {
+                metas.insert(group, Some(v));
+            }
+            Some(Err(e)) => tracing::warn!(error = %e, "skipping record"),
+        },
+        Err(e) => tracing::warn!(error = %e, "skipping record"),
     }
 }
