@@ -14,7 +14,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SECONDS_EACH="${1:-60}"
 shift || true
-ALL_TARGETS=(request_decode offsets_records segment_recovery)
+ALL_TARGETS=(request_decode offsets_records segment_recovery record_batch)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
 RSS_LIMIT_MB="${RSS_LIMIT_MB:-512}"
@@ -29,7 +29,7 @@ fi
 max_len() {
     case "$1" in
         segment_recovery) echo 65536 ;;
-        request_decode) echo 16384 ;;
+        request_decode | record_batch) echo 16384 ;;
         *) echo 4096 ;;
     esac
 }
