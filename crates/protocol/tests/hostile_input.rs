@@ -260,6 +260,24 @@ fn a_61_byte_batch_declaring_2_pow_31_records_reserves_nothing_for_them() {
     );
 }
 
+#[test]
+fn a_header_whose_last_offset_overflows_wraps_instead_of_panicking() {
+    // Found by the record_batch fuzz target: baseOffset i64::MIN and a negative
+    // lastOffsetDelta made last_offset() overflow, a panic under overflow checks (validation
+    // names the last offset in its refusal). Kafka's long arithmetic wraps.
+    let mut batch = sealed_batch(1, &[]).to_vec();
+    batch[..8].copy_from_slice(&i64::MIN.to_be_bytes());
+    batch[23..27].copy_from_slice(&(-503_250_944i32).to_be_bytes());
+    let header = runnel_protocol::records::BatchHeader::parse(&batch).unwrap();
+    assert_eq!(
+        header.last_offset(),
+        i64::MIN.wrapping_add(-503_250_944),
+        "base {} + delta {}",
+        header.base_offset,
+        header.last_offset_delta
+    );
+}
+
 /// Zigzag varint, as record fields are encoded.
 fn varint(v: i32, out: &mut Vec<u8>) {
     let mut z = ((v << 1) ^ (v >> 31)) as u32;
