@@ -27,7 +27,6 @@ pub async fn handle(
         None
     };
     let mut response = ProduceResponse::default();
-    let mut appended_any = false;
     for topic_data in req.topic_data {
         let name = topic_data.name.as_str();
         let topic = state.topics.get(name);
@@ -63,13 +62,14 @@ pub async fn handle(
                     .topics
                     .partition(name, p.index)
                     .and_then(|partition| {
-                        partition.append(p.records.as_deref().unwrap_or_default(), now_ms())
+                        partition
+                            .append(p.records.as_deref().unwrap_or_default(), now_ms())
+                            .inspect(|_| partition.notify_appended())
                     })
                     .map_err(|e| (e.wire_code(), e.to_string())),
             };
             match result {
                 Ok(a) => {
-                    appended_any = true;
                     pr.base_offset = a.base_offset;
                     pr.log_append_time_ms = a.log_append_time_ms;
                     pr.log_start_offset = a.log_start_offset;
@@ -83,9 +83,6 @@ pub async fn handle(
             topic_response.partition_responses.push(pr);
         }
         response.responses.push(topic_response);
-    }
-    if appended_any {
-        state.data_arrived.notify_waiters();
     }
     response
 }
