@@ -51,8 +51,6 @@ pub enum HandleError {
     /// the connection is closed for the client to notice, as Kafka's KafkaApis does.
     #[error("acks=0 produce failed with error code {error_code}")]
     AcksZeroProduceFailed { error_code: i16 },
-    #[error("the fetch read task failed: {0}")]
-    FetchRead(tokio::task::JoinError),
 }
 
 /// Handles one request frame. The response is a whole frame as one or more chunks (Fetch keeps
