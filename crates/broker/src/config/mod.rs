@@ -5,6 +5,7 @@
 
 pub mod defs;
 pub mod describe;
+pub mod network;
 pub mod topic;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -36,6 +37,8 @@ pub struct BrokerConfig {
     pub socket_receive_buffer_bytes: i32,
     pub socket_request_max_bytes: usize,
     pub max_connections: usize,
+    /// `queued.max.request.bytes`, `connections.max.idle.ms`, `max.connections.per.ip[.overrides]`.
+    pub network: network::NetworkLimits,
     pub num_partitions: i32,
     pub default_replication_factor: i16,
     pub min_insync_replicas: i32,
@@ -109,6 +112,14 @@ impl BrokerConfig {
             }
             Ok(v as usize)
         };
+        let socket_request_max_bytes = positive("socket.request.max.bytes")?;
+        let network = network::NetworkLimits::new(
+            lookup.long("queued.max.request.bytes")?,
+            socket_request_max_bytes,
+            lookup.long("connections.max.idle.ms")?,
+            lookup.int("max.connections.per.ip")?,
+            &lookup.string("max.connections.per.ip.overrides")?,
+        )?;
         let config = BrokerConfig {
             node_id: node_id as i32,
             listener,
@@ -122,8 +133,9 @@ impl BrokerConfig {
             queued_max_requests: positive("queued.max.requests")?,
             socket_send_buffer_bytes: lookup.int("socket.send.buffer.bytes")? as i32,
             socket_receive_buffer_bytes: lookup.int("socket.receive.buffer.bytes")? as i32,
-            socket_request_max_bytes: positive("socket.request.max.bytes")?,
+            socket_request_max_bytes,
             max_connections: positive("max.connections")?,
+            network,
             num_partitions: positive("num.partitions")? as i32,
             default_replication_factor: positive("default.replication.factor")? as i16,
             min_insync_replicas: positive("min.insync.replicas")? as i32,

@@ -14,6 +14,8 @@ use runnel_log::{AppendOptions, FileRegion, Log, LogConfig};
 use runnel_protocol::records::ReadLimits;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
+use tokio::sync::futures::Notified;
+use tokio::sync::Notify;
 
 /// Result of a produce to this partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +55,8 @@ pub struct Partition {
     inner: Mutex<Inner>,
     high_watermark: AtomicI64,
     log_start_offset: AtomicI64,
+    /// Wakes the fetches parked on this partition (and only those) after an append.
+    appended: Notify,
 }
 
 impl Partition {
@@ -84,7 +88,20 @@ impl Partition {
             inner: Mutex::new(Inner { log, producers }),
             high_watermark: AtomicI64::new(leo),
             log_start_offset: AtomicI64::new(start),
+            appended: Notify::new(),
         })
+    }
+
+    /// Wakes the fetches waiting in [`Partition::appended`]. Called after the high watermark
+    /// moved (the produce handler, after each successful append).
+    pub fn notify_appended(&self) {
+        self.appended.notify_waiters();
+    }
+
+    /// Resolves at the next [`Partition::notify_appended`]. A long poll creates and `enable`s
+    /// this before reading, so an append between its read and its wait is not missed.
+    pub fn appended(&self) -> Notified<'_> {
+        self.appended.notified()
     }
 
     pub fn high_watermark(&self) -> i64 {
