@@ -113,6 +113,15 @@ impl Log {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// Tells the log that its directory was renamed (topic deletion moves it aside first), so
+    /// that files it creates from now on go there.
+    pub fn dir_renamed(&mut self, new_dir: PathBuf) {
+        for seg in &mut self.segments {
+            seg.dir = new_dir.clone();
+        }
+        self.dir = new_dir;
+    }
     pub fn config(&self) -> &LogConfig {
         &self.config
     }

@@ -114,6 +114,9 @@ pub(crate) fn load(dir: &Path, config: &LogConfig) -> io::Result<Loaded> {
         tracing::info!(segment = %seg.log_path().display(), "deleting segment below the log start offset");
         seg.delete_files()?;
     }
+    if below > 0 {
+        sync_dir(dir)?;
+    }
     let active = segments.last_mut().expect("at least one segment");
     if active.next_offset < log_start_offset {
         tracing::warn!(dir = %dir.display(), log_end_offset = active.next_offset, log_start_offset,
