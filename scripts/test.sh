@@ -2,6 +2,7 @@
 # The project's one test command: builds the workspace, runs the Rust tests,
 # then the Python interop suite (tests/interop) against the release binary.
 # Extra arguments are passed through to pytest, e.g. scripts/test.sh -k kcat -x
+# RUNNEL_INTEROP_KAFKA=1 also runs the interop suite against a real Kafka (scripts/test-kafka.sh).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,4 +40,11 @@ fi
 
 export RUNNEL_BIN="${RUNNEL_BIN:-$ROOT/target/release/runnel}"
 echo "==> pytest tests/interop (RUNNEL_BIN=$RUNNEL_BIN)"
+if [ "${RUNNEL_INTEROP_KAFKA:-0}" = "1" ]; then
+    # Opt-in: the same suite against a real Kafka afterwards (scripts/test-kafka.sh).
+    rc=0
+    "$VENV/bin/python" -m pytest -q tests/interop "$@" || rc=$?
+    RUNNEL_SKIP_BUILD=1 "$ROOT/scripts/test-kafka.sh" "$@" || rc=$((rc ? rc : $?))
+    exit "$rc"
+fi
 exec "$VENV/bin/python" -m pytest -q tests/interop "$@"

@@ -291,6 +291,7 @@ def group_consumer(bootstrap, group, **extra):
     return Consumer(conf)
 
 
+@pytest.mark.runnel_only("kill -9 and restart of the broker process")
 def test_committed_offsets_with_metadata_survive_a_kill_9_of_the_broker(broker_factory):
     b = broker_factory(FAST)
     topic = create_topic(b.bootstrap, partitions=3)
@@ -310,6 +311,7 @@ def test_committed_offsets_with_metadata_survive_a_kill_9_of_the_broker(broker_f
     assert by_p[1].offset < 0
 
 
+@pytest.mark.runnel_only("kill -9 and restart of the broker process")
 def test_group_generation_and_offsets_come_back_after_a_broker_restart(broker_factory, members):
     b = broker_factory(FAST)
     topic = create_topic(b.bootstrap, partitions=2)

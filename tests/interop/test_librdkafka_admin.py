@@ -171,12 +171,18 @@ def test_delete_records_moves_the_low_watermark(broker):
     assert (lo, hi) == (12, 20)
 
 
-def test_describe_cluster_reports_node_1_and_a_cluster_id_stable_across_restart(broker):
+def test_describe_cluster_reports_node_1_and_a_cluster_id(broker):
     a = admin(broker.bootstrap)  # keep the client referenced while its future is pending
     d = a.describe_cluster(request_timeout=15).result(timeout=20)
     assert [n.id for n in d.nodes] == [1]
     assert d.controller is not None and d.controller.id == 1
     assert d.cluster_id
+
+
+@pytest.mark.runnel_only("restart of the broker process")
+def test_cluster_id_is_stable_across_restart(broker):
+    a = admin(broker.bootstrap)  # keep the client referenced while its future is pending
+    d = a.describe_cluster(request_timeout=15).result(timeout=20)
     broker.restart()
     a2 = admin(broker.bootstrap)
     d2 = a2.describe_cluster(request_timeout=15).result(timeout=20)

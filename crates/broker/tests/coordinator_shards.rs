@@ -21,13 +21,14 @@ use std::time::{Duration, Instant};
 const PARTITIONS: i32 = 3;
 const NOT_COORDINATOR: i16 = 16;
 
-async fn start_on(dir: &Path) -> BrokerHandle {
-    let config = BrokerConfig::with(&[
+async fn start_on(dir: &Path, extra: &[(&str, &str)]) -> BrokerHandle {
+    let mut pairs = vec![
         ("listeners", "PLAINTEXT://127.0.0.1:0"),
         ("log.dirs", dir.to_str().unwrap()),
         ("offsets.topic.num.partitions", "3"),
-    ])
-    .unwrap();
+    ];
+    pairs.extend_from_slice(extra);
+    let config = BrokerConfig::with(&pairs).unwrap();
     let broker = runnel_broker::start(config).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     while broker
@@ -94,59 +95,37 @@ async fn fetch(c: &mut RawClient, group: &str) -> (i16, i64) {
     (g.error_code, offset)
 }
 
-/// A batch with a correct CRC whose single record is garbage: recovery keeps it (it is a
-/// whole, checksummed batch), but nothing can decode its record.
-fn undecodable_batch(base_offset: i64) -> Vec<u8> {
-    use runnel_log::batch::*;
-    let mut b = vec![0u8; HEADER_SIZE_BYTES];
-    b.extend_from_slice(&[0xff; 8]);
-    let len = (b.len() - LOG_OVERHEAD_BYTES) as i32;
-    b[BASE_OFFSET_AT..BASE_OFFSET_AT + 8].copy_from_slice(&base_offset.to_be_bytes());
-    b[LENGTH_AT..LENGTH_AT + 4].copy_from_slice(&len.to_be_bytes());
-    b[MAGIC_AT] = 2;
-    b[PRODUCER_ID_AT..PRODUCER_ID_AT + 8].copy_from_slice(&(-1i64).to_be_bytes());
-    b[BASE_SEQUENCE_AT..BASE_SEQUENCE_AT + 4].copy_from_slice(&(-1i32).to_be_bytes());
-    b[RECORDS_COUNT_AT..RECORDS_COUNT_AT + 4].copy_from_slice(&1i32.to_be_bytes());
-    let crc = compute_crc(&b);
-    b[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
-    b
-}
-
 #[tokio::test]
 async fn a_partition_that_fails_to_load_answers_not_coordinator_while_the_others_serve() {
     let dir = tempfile::tempdir().unwrap();
     let ((bad, bad_partition), (good, _)) = groups_in_two_partitions();
-    let broker = start_on(dir.path()).await;
+    // Small segments with index entries, so the first segment is closed and its start is not
+    // scanned again at start-up.
+    let settings = [
+        ("log.segment.bytes", "2048"),
+        ("log.index.interval.bytes", "100"),
+    ];
+    let broker = start_on(dir.path(), &settings).await;
     let mut c = RawClient::connect(broker.local_addr).await;
     c.create_topic("t", 1, &[]).await;
-    assert_eq!(commit(&mut c, &bad, 5).await, 0);
+    for i in 0..60 {
+        assert_eq!(commit(&mut c, &bad, i).await, 0);
+    }
     assert_eq!(commit(&mut c, &good, 7).await, 0);
-    let end = broker
-        .state()
-        .topics
-        .partition("__consumer_offsets", bad_partition)
-        .unwrap()
-        .log_end_offset();
     broker.shutdown().await;
 
-    let part_dir = dir
+    // The disk garbles the header of the partition's first batch: its log can no longer be
+    // read from the start.
+    let first = dir
         .path()
-        .join(format!("__consumer_offsets-{bad_partition}"));
-    let mut logs: Vec<_> = std::fs::read_dir(&part_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    logs.sort();
-    use std::io::Write;
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(logs.last().unwrap())
-        .unwrap()
-        .write_all(&undecodable_batch(end))
-        .unwrap();
+        .join(format!("__consumer_offsets-{bad_partition}"))
+        .join(format!("{:020}.log", 0));
+    let mut bytes = std::fs::read(&first).unwrap();
+    assert!(bytes.len() < 2048 + 1024, "the first segment was closed");
+    bytes[16] = 9; // magic
+    std::fs::write(&first, &bytes).unwrap();
 
-    let broker = start_on(dir.path()).await;
+    let broker = start_on(dir.path(), &settings).await;
     let states = broker.state().groups.load_states();
     assert_eq!(
         states[bad_partition as usize],
@@ -164,7 +143,7 @@ async fn a_partition_that_fails_to_load_answers_not_coordinator_while_the_others
         NOT_COORDINATOR,
         "not an empty group"
     );
-    assert_eq!(commit(&mut c, &bad, 6).await, NOT_COORDINATOR);
+    assert_eq!(commit(&mut c, &bad, 99).await, NOT_COORDINATOR);
     assert_eq!(
         fetch(&mut c, &good).await,
         (0, 7),
@@ -185,7 +164,7 @@ async fn a_partition_that_fails_to_load_answers_not_coordinator_while_the_others
 async fn a_partition_whose_appends_are_stuck_holds_up_only_its_own_groups_writes() {
     let dir = tempfile::tempdir().unwrap();
     let ((slow, slow_partition), (fast, _)) = groups_in_two_partitions();
-    let broker = start_on(dir.path()).await;
+    let broker = start_on(dir.path(), &[]).await;
     let mut c = RawClient::connect(broker.local_addr).await;
     c.create_topic("t", 1, &[]).await;
     assert_eq!(commit(&mut c, &slow, 1).await, 0);

@@ -12,6 +12,7 @@
 //! - `segment`, `index`: one segment's files; `segment_scan`, `recovery`: loading after a crash;
 //!   `read`, `region`, `retention`, `cleaner`: the rest of [`Log`]'s operations, one concern per
 //!   module (`region` returns fetches as file ranges for `sendfile`).
+//! - [`validate`]: Kafka's produce-time checks (record walk, keys, timestamps) before append.
 //! - [`error`]: [`LogError`], which the broker maps onto Kafka error codes in one place.
 
 pub mod batch;
@@ -19,6 +20,7 @@ mod buffer_pool;
 pub mod config;
 pub mod error;
 pub mod log;
+pub mod validate;
 
 pub mod cleaner;
 mod fault;

@@ -21,7 +21,6 @@ use crate::recovery;
 use crate::segment::{PendingEntries, Segment};
 use crate::{LogConfig, LogError, TimestampType};
 use bytes::Bytes;
-use kafka_protocol::records::RecordBatchDecoder;
 use std::io::IoSlice;
 use std::path::{Path, PathBuf};
 
@@ -171,9 +170,6 @@ impl Log {
                 }
                 .into());
             }
-            if self.config.cleanup_policy.compact {
-                check_keys_present(bytes)?;
-            }
             offsets_needed += header.last_offset_delta as i64 + 1;
         }
         self.roll_before_append(records.len() as u64, offsets_needed, opts.now_ms)?;
@@ -303,18 +299,4 @@ impl Log {
         std::fs::remove_dir_all(dir)?;
         Ok(())
     }
-}
-
-/// Compacted topics need a key on every record; this is the only append-path decode.
-fn check_keys_present(bytes: &[u8]) -> Result<(), BatchError> {
-    let mut buf = bytes;
-    let set = RecordBatchDecoder::decode(&mut buf).map_err(|_| BatchError::Invalid {
-        reason: "record batch could not be decoded",
-    })?;
-    if set.records.iter().any(|r| r.key.is_none()) {
-        return Err(BatchError::Invalid {
-            reason: "compacted topic cannot accept a record without a key",
-        });
-    }
-    Ok(())
 }

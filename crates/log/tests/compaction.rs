@@ -385,3 +385,49 @@ fn an_interrupted_compaction_leaves_its_temporary_directory_which_open_deletes()
     assert_eq!(contents(&log), before);
     assert!(!dir.path().join("cleaning").exists());
 }
+
+/// A header-only batch claiming 2^31-1 records, with a correct CRC: what a broker stored before
+/// produce validation walked records.
+fn header_only_poison() -> Vec<u8> {
+    use runnel_log::batch::*;
+    let mut b = vec![0u8; HEADER_SIZE_BYTES];
+    let len = (HEADER_SIZE_BYTES - LOG_OVERHEAD_BYTES) as i32;
+    b[LENGTH_AT..LENGTH_AT + 4].copy_from_slice(&len.to_be_bytes());
+    b[MAGIC_AT] = 2;
+    b[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4]
+        .copy_from_slice(&(i32::MAX - 1).to_be_bytes());
+    b[PRODUCER_ID_AT..PRODUCER_ID_AT + 8].copy_from_slice(&(-1i64).to_be_bytes());
+    b[BASE_SEQUENCE_AT..BASE_SEQUENCE_AT + 4].copy_from_slice(&(-1i32).to_be_bytes());
+    b[RECORDS_COUNT_AT..RECORDS_COUNT_AT + 4].copy_from_slice(&i32::MAX.to_be_bytes());
+    let crc = compute_crc(&b);
+    b[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    b
+}
+
+#[test]
+fn a_stored_batch_whose_records_cannot_be_read_is_kept_whole_and_does_not_stop_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 1,
+        min_cleanable_dirty_ratio: 0.0,
+        ..compact_config()
+    };
+    let mut log = open(dir.path(), config);
+    put(&mut log, "k", Some("old"), 0);
+    let poison = header_only_poison();
+    let at = log.append(&poison, opts(0)).unwrap().base_offset;
+    let newest = put(&mut log, "k", Some("new"), 0);
+    put(&mut log, "active", Some("x"), 0);
+    assert!(log.compact(0).unwrap(), "the pass ran");
+    let bytes = log.read(0, 1 << 20, i64::MAX).unwrap().bytes;
+    let batches = split_batches(&bytes).unwrap();
+    assert_eq!(batches[0].0.base_offset, at, "the superseded record went");
+    // Past the base offset, length and leader epoch the log stamps, every byte is the same.
+    assert_eq!(
+        &batches[0].1[16..],
+        &poison[16..],
+        "the unreadable batch is kept byte for byte"
+    );
+    let next = log.read(newest, 1 << 20, i64::MAX).unwrap().bytes;
+    assert_eq!(batch_bases(&next), vec![newest], "the newest value stays");
+}

@@ -15,12 +15,15 @@
 //! - [`chunk`], [`fetch_encode`]: responses as pieces, Fetch records uncopied (bytes or file
 //!   ranges for `sendfile`).
 //! - [`versions`]: the APIs and version ranges Runnel advertises.
+//! - [`records`]: the one record-batch reader (header, streamed records, bounded
+//!   decompression) that every crate uses to look inside batches.
 //! - [`samples`]: small valid requests of every advertised API, for tests.
 
 pub mod chunk;
 pub mod codec;
 pub mod fetch_encode;
 pub mod frame;
+pub mod records;
 pub mod samples;
 pub mod versions;
 

@@ -100,6 +100,8 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
     def("log.cleaner.io.buffer.load.factor", Double, Some("0.9"), "How full a compaction key map may become."),
     def("log.cleaner.threads", Int, Some("1"), "Partitions compacted at once."),
     def("log.message.timestamp.type", ConfigType::String, Some("CreateTime"), "CreateTime or LogAppendTime."),
+    def("log.message.timestamp.before.max.ms", Long, Some("9223372036854775807"), "Most a CreateTime timestamp may lie in the past; older records are refused with INVALID_TIMESTAMP."),
+    def("log.message.timestamp.after.max.ms", Long, Some("3600000"), "Most a CreateTime timestamp may lie in the future; later records are refused with INVALID_TIMESTAMP."),
     def("compression.type", ConfigType::String, Some("producer"), "Only 'producer' (keep the producer's codec) is supported."),
     def("offsets.topic.num.partitions", Int, Some("50"), "Partitions of __consumer_offsets."),
     def("offsets.topic.replication.factor", Short, Some("1"), "Replication factor of __consumer_offsets (single node: 1)."),

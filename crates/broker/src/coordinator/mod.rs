@@ -41,7 +41,7 @@ use crate::state::partition::Partition;
 use bytes::{Bytes, BytesMut};
 use group::{Group, GroupState, JoinResult, JoinedMember, Member, OffsetEntry, SyncResult};
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use records::{GroupValue, MemberValue, OffsetValue, RecordKey};
 pub use shard::LoadState;

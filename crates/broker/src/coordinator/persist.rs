@@ -3,6 +3,7 @@
 //! [`super::shard`]), and replaying a partition at start-up.
 
 use super::*;
+use runnel_protocol::records::{for_each_record, ReadLimits};
 
 /// Appends `kvs` to `partition` as one batch (blocking: disk I/O).
 pub(super) fn append_records(partition: &Partition, kvs: &[KeyValue]) -> BrokerResult<()> {
@@ -22,7 +23,9 @@ pub(super) fn append_records(partition: &Partition, kvs: &[KeyValue]) -> BrokerR
             producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: -1,
+            // The encoder starts a new batch whenever `offset - sequence` changes; this keeps
+            // the records in one batch (base sequence -1), which produce validation demands.
+            sequence: i as i32 - 1,
             timestamp: now,
             key: Some(k.clone()),
             value: v.clone(),
@@ -100,9 +103,11 @@ struct Replayed {
     records: usize,
 }
 
-/// Replays one `__consumer_offsets` partition into its groups. An unreadable log or batch is
-/// an error: the partition's groups would otherwise come back incomplete. Records of a kind
-/// this broker does not know are skipped, as Kafka skips unknown record types.
+/// Replays one `__consumer_offsets` partition into its groups. A log that cannot be read (a
+/// batch header that does not parse, an I/O error) is an error: the partition's groups would
+/// otherwise come back incomplete. Within a readable batch, records that do not decode end that
+/// batch with a warning (those before the fault were applied, as Kafka's loader does), and
+/// records of a kind this broker does not know are skipped, as Kafka skips unknown record types.
 pub(super) fn replay(partition: &Partition) -> BrokerResult<Vec<Group>> {
     let mut found = Replayed::default();
     let mut offset = partition.log_start_offset();
@@ -116,20 +121,18 @@ pub(super) fn replay(partition: &Partition) -> BrokerResult<Vec<Group>> {
             .map_err(runnel_log::LogError::from)?;
         for (h, bytes) in batches {
             offset = h.last_offset() + 1;
-            let mut slice = Bytes::copy_from_slice(bytes);
-            let set = RecordBatchDecoder::decode(&mut slice).map_err(|e| {
-                BrokerError::InvalidRequest(format!(
-                    "__consumer_offsets-{} batch at offset {}: {e}",
-                    partition.index, h.base_offset
-                ))
-            })?;
-            if set.records.first().is_some_and(|r| r.control) {
+            if h.is_control() {
                 continue;
             }
-            for r in set.records {
-                if let Some(key) = r.key.as_deref() {
-                    found.apply(key, r.value.as_deref());
+            let limits = ReadLimits::for_batch_limit(bytes.len());
+            let walked = for_each_record(bytes, &h, limits, |r| {
+                if let Some(key) = r.key {
+                    found.apply(key, r.value);
                 }
+            });
+            if let Err(e) = walked {
+                tracing::warn!(partition = partition.index, offset = h.base_offset, error = %e,
+                    "skipping the rest of an unreadable batch in __consumer_offsets");
             }
         }
     }

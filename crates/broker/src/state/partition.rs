@@ -9,8 +9,9 @@ use super::producers::{ProducerStates, SequenceCheck};
 use crate::error::{BrokerError, BrokerResult};
 use bytes::Bytes;
 use parking_lot::Mutex;
-use runnel_log::batch::split_batches;
+use runnel_log::validate::{validate_produce, ValidationRules};
 use runnel_log::{AppendOptions, FileRegion, Log, LogConfig};
+use runnel_protocol::records::ReadLimits;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -118,28 +119,37 @@ impl Partition {
         self.inner.lock().log.log_end_offset()
     }
 
-    /// Appends a produce request's record batches. Idempotent batches are checked against the
-    /// producer's sequence state under the same lock as the append, so check and write are one
-    /// step. A duplicate is answered with its original base offset and not written again.
+    /// Appends the one record batch a produce request carries for this partition.
+    ///
+    /// The batch is validated first (Kafka's produce-time checks, walking every record), with
+    /// the partition unlocked: decompression can take a while and must not hold up other
+    /// producers of this partition. The idempotence check and the write then happen under one
+    /// lock, so they are one step. A duplicate is answered with its original base offset and
+    /// not written again. Does disk I/O: call from the blocking pool.
     pub fn append(&self, records: &[u8], now_ms: i64) -> BrokerResult<Appended> {
-        let batches = split_batches(records).map_err(runnel_log::LogError::from)?;
-        let Some((first, _)) = batches.first() else {
-            return Err(BrokerError::InvalidRequest(
-                "produce request without record batches".into(),
-            ));
+        let config = self.inner.lock().log.config().clone();
+        let topic_partition = format!("{}-{}", self.topic, self.index);
+        let rules = ValidationRules {
+            topic_partition: &topic_partition,
+            compacted: config.cleanup_policy.compact,
+            max_message_bytes: config.max_message_bytes,
+            timestamp_type: config.timestamp_type,
+            timestamp_before_max_ms: config.timestamp_before_max_ms,
+            timestamp_after_max_ms: config.timestamp_after_max_ms,
+            now_ms,
+            limits: ReadLimits::for_batch_limit(config.max_message_bytes),
         };
-        if first.is_transactional() || first.is_control() {
+        let header = validate_produce(records, &rules)?;
+        if header.is_transactional() {
             return Err(BrokerError::TransactionsUnsupported);
         }
         let mut inner = self.inner.lock();
-        for (h, _) in &batches {
-            if let SequenceCheck::Duplicate(dup) = inner.producers.check(h)? {
-                return Ok(Appended {
-                    base_offset: dup.base_offset,
-                    log_append_time_ms: -1,
-                    log_start_offset: inner.log.log_start_offset(),
-                });
-            }
+        if let SequenceCheck::Duplicate(dup) = inner.producers.check(&header)? {
+            return Ok(Appended {
+                base_offset: dup.base_offset,
+                log_append_time_ms: -1,
+                log_start_offset: inner.log.log_start_offset(),
+            });
         }
         let info = inner.log.append(
             records,
@@ -148,11 +158,7 @@ impl Partition {
                 now_ms,
             },
         )?;
-        let mut offset = info.base_offset;
-        for (h, _) in &batches {
-            inner.producers.record(h, offset, now_ms);
-            offset += h.last_offset_delta as i64 + 1;
-        }
+        inner.producers.record(&header, info.base_offset, now_ms);
         // Single node: the in-sync replica set is this broker, so the HW follows the LEO.
         self.high_watermark
             .store(inner.log.log_end_offset(), Ordering::Release);

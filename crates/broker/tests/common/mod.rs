@@ -28,7 +28,30 @@ pub struct TestBroker {
 impl TestBroker {
     /// Starts a broker on `127.0.0.1:0` with a fresh log dir and these extra settings.
     pub async fn start(settings: &[(&str, &str)]) -> TestBroker {
-        let dir = tempfile::tempdir().expect("tempdir");
+        TestBroker::start_in(tempfile::tempdir().expect("tempdir"), settings).await
+    }
+
+    /// Stops the broker, then starts a new one on the same log dir (a clean restart).
+    pub async fn restart(self, settings: &[(&str, &str)]) -> TestBroker {
+        let dir = self.dir;
+        self.handle.shutdown().await;
+        TestBroker::start_in(dir, settings).await
+    }
+
+    /// Stops the broker, runs `f` on its log dir (to plant bytes an older broker could have
+    /// written), then starts a new one there.
+    pub async fn restart_after(
+        self,
+        settings: &[(&str, &str)],
+        f: impl FnOnce(&std::path::Path),
+    ) -> TestBroker {
+        let dir = self.dir;
+        self.handle.shutdown().await;
+        f(dir.path());
+        TestBroker::start_in(dir, settings).await
+    }
+
+    async fn start_in(dir: TempDir, settings: &[(&str, &str)]) -> TestBroker {
         let log_dirs = dir.path().to_str().unwrap().to_string();
         let mut pairs: Vec<(&str, &str)> = vec![
             ("listeners", "PLAINTEXT://127.0.0.1:0"),

@@ -4,15 +4,13 @@
 //! memory holds one batch and the key map, never a whole segment.
 
 use super::offset_map::{CleanerBudget, OffsetMap};
+use super::rebuild::KeptRecords;
 use super::CLEANING_DIR;
-use crate::batch::{self, BatchHeader, BASE_SEQUENCE_AT};
+use crate::batch::BatchHeader;
 use crate::recovery;
-use crate::segment::{header_at_in, invalid_data, segment_path, Segment, LOG_EXT};
+use crate::segment::{header_at_in, segment_path, Segment, LOG_EXT};
 use crate::LogError;
-use bytes::BytesMut;
-use kafka_protocol::records::{
-    Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
-};
+use runnel_protocol::records::{BatchRecords, ReadLimits, Record, RecordError};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
@@ -59,6 +57,8 @@ impl SegmentView {
 pub struct CompactionJob {
     pub(crate) dir: PathBuf,
     pub(crate) index_interval_bytes: usize,
+    /// `max.message.bytes`, which bounds what one batch may decompress to.
+    pub(crate) max_message_bytes: usize,
     /// Every segment, the active one last.
     pub(crate) segments: Vec<SegmentView>,
     /// How many of `segments` are closed (all but the active one).
@@ -122,41 +122,65 @@ impl CompactionJob {
     }
 
     /// `key -> newest offset` over records at or after the dirty start, in offset order, until
-    /// the map is full. Returns the map and one past the last offset it covers.
+    /// the map is full. Returns the map and one past the last offset it covers. A batch whose
+    /// records cannot be read (stored before produce validation walked records) adds what it
+    /// could before the fault; the cleaning pass then keeps it whole.
     fn build_offset_map(&self, budget: CleanerBudget) -> Result<(OffsetMap, i64), LogError> {
         let mut map = OffsetMap::new(budget);
         let mut end_offset = self.dirty_start_offset;
+        let mut full = false;
         for seg in &self.segments {
-            let done = std::cell::Cell::new(false);
-            let result = seg.for_each_batch(|header, bytes| {
-                if done.get() || header.last_offset() < self.dirty_start_offset {
+            seg.for_each_batch(|header, bytes| {
+                if full || header.last_offset() < self.dirty_start_offset {
                     return Ok(());
                 }
-                if header.is_control() {
-                    end_offset = end_offset.max(header.last_offset() + 1);
-                    return Ok(());
-                }
-                for r in decode(seg.base_offset, bytes)? {
-                    if r.offset < self.dirty_start_offset {
-                        continue;
-                    }
-                    if let Some(k) = &r.key {
-                        if !map.put(k, r.offset) {
-                            done.set(true);
+                if !header.is_control() {
+                    let walked = self.map_batch(header, bytes, &mut map, &mut end_offset);
+                    match walked {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            full = true;
                             return Ok(());
                         }
+                        Err(e) => tracing::warn!(segment = seg.base_offset, offset = header.base_offset,
+                            error = %e, "cannot read the records of a stored batch; compaction keeps it as it is"),
                     }
-                    end_offset = r.offset + 1;
                 }
                 end_offset = end_offset.max(header.last_offset() + 1);
                 Ok(())
-            });
-            result?;
-            if done.get() {
+            })?;
+            if full {
                 break;
             }
         }
         Ok((map, end_offset))
+    }
+
+    /// Adds one batch's keys to the map; `Ok(false)` when the map filled up part way.
+    fn map_batch(
+        &self,
+        header: &BatchHeader,
+        bytes: &[u8],
+        map: &mut OffsetMap,
+        end_offset: &mut i64,
+    ) -> Result<bool, RecordError> {
+        let mut records = BatchRecords::new(bytes, header, self.read_limits(bytes))?;
+        while let Some(r) = records.next()? {
+            if r.offset < self.dirty_start_offset {
+                continue;
+            }
+            if let Some(k) = r.key {
+                if !map.put(k, r.offset) {
+                    return Ok(false);
+                }
+            }
+            *end_offset = r.offset + 1;
+        }
+        Ok(true)
+    }
+
+    fn read_limits(&self, batch: &[u8]) -> ReadLimits {
+        ReadLimits::for_batch_limit(self.max_message_bytes.max(batch.len()))
     }
 
     /// Streams the kept batches of `seg` to `<cleaning>/<base>.log`, then opens that file as a
@@ -179,8 +203,7 @@ impl CompactionJob {
                 out.write_all(bytes)?;
                 return Ok(());
             }
-            let records = decode(seg.base_offset, bytes)?;
-            let keep = |r: &Record| match &r.key {
+            let keep = |r: &Record<'_>| match r.key {
                 None => true,
                 Some(_) if r.offset >= end_offset => true,
                 Some(k) => {
@@ -188,13 +211,18 @@ impl CompactionJob {
                         && !(drop_tombstones && r.value.is_none())
                 }
             };
-            let kept: Vec<Record> = records.iter().filter(|r| keep(r)).cloned().collect();
-            if kept.len() == records.len() {
-                out.write_all(bytes)?;
-            } else {
-                changed = true;
-                if !kept.is_empty() {
-                    out.write_all(&reencode(seg.base_offset, header, bytes, &kept)?)?;
+            match self.filter_batch(header, bytes, keep) {
+                Ok(None) => out.write_all(bytes)?,
+                Ok(Some(kept)) => {
+                    changed = true;
+                    if !kept.is_empty() {
+                        out.write_all(&kept.into_batch(header)?)?;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(segment = seg.base_offset, offset = header.base_offset, error = %e,
+                        "cannot read the records of a stored batch; compaction keeps it as it is");
+                    out.write_all(bytes)?;
                 }
             }
             Ok(())
@@ -225,64 +253,25 @@ impl CompactionJob {
     }
 }
 
-fn decode(base_offset: i64, bytes: &[u8]) -> Result<Vec<Record>, LogError> {
-    let mut slice = bytes;
-    RecordBatchDecoder::decode(&mut slice)
-        .map(|set| set.records)
-        .map_err(|e| {
-            invalid_data(format!(
-                "segment {base_offset}: cannot decode batch for compaction: {e}"
-            ))
-            .into()
-        })
-}
-
-/// Re-encodes the kept records of one batch, then restores what the encoder does not carry
-/// over from the original header: a missing base sequence (-1), the LogAppendTime flag and the
-/// batch's append time. The CRC is recomputed after patching.
-fn reencode(
-    base_offset: i64,
-    original: &BatchHeader,
-    original_bytes: &[u8],
-    kept: &[Record],
-) -> Result<BytesMut, LogError> {
-    let mut slice = original_bytes;
-    let compression = RecordBatchDecoder::decode(&mut slice)
-        .map_err(|e| invalid_data(format!("segment {base_offset}: {e}")))?
-        .compression;
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        kept.iter(),
-        &RecordEncodeOptions {
-            version: 2,
-            compression,
-        },
-    )
-    .map_err(|e| {
-        invalid_data(format!(
-            "segment {base_offset}: cannot re-encode compacted batch: {e}"
-        ))
-    })?;
-    let header = BatchHeader::parse(&buf).map_err(|e| invalid_data(e.to_string()))?;
-    if header.total_size_bytes() != buf.len() {
-        return Err(invalid_data(format!(
-            "re-encoding batch at offset {} gave {} bytes for a batch of {}",
-            original.base_offset,
-            buf.len(),
-            header.total_size_bytes()
-        ))
-        .into());
+impl CompactionJob {
+    /// The kept records of one batch, or `None` when every record is kept (the batch is then
+    /// copied byte for byte).
+    fn filter_batch(
+        &self,
+        header: &BatchHeader,
+        bytes: &[u8],
+        keep: impl Fn(&Record<'_>) -> bool,
+    ) -> Result<Option<KeptRecords>, RecordError> {
+        let mut records = BatchRecords::new(bytes, header, self.read_limits(bytes))?;
+        let mut kept = KeptRecords::new();
+        let mut dropped = false;
+        while let Some(r) = records.next()? {
+            if keep(&r) {
+                kept.push(&r);
+            } else {
+                dropped = true;
+            }
+        }
+        Ok(dropped.then_some(kept))
     }
-    if original.base_sequence < 0 {
-        buf[BASE_SEQUENCE_AT..BASE_SEQUENCE_AT + 4].copy_from_slice(&(-1i32).to_be_bytes());
-    }
-    if original.is_log_append_time() {
-        // Sets the flag and maxTimestamp and recomputes the CRC.
-        batch::stamp_log_append_time(&mut buf, original.max_timestamp);
-    } else {
-        let crc = batch::compute_crc(&buf);
-        buf[batch::CRC_AT..batch::CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
-    }
-    Ok(buf)
 }

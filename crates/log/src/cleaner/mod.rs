@@ -16,10 +16,12 @@
 //!    moves the cleaner checkpoint to the end of the mapped range (at most the active
 //!    segment's base). Only one job per log may run at a time.
 //!
-//! Offsets never change: a batch that loses records is re-encoded from its remaining records
-//! with their original offsets, producer id/epoch, sequence, compression and timestamps (so it
-//! may have gaps; see [`crate::segment_scan::validate_stored`]); an untouched batch is copied byte
-//! for byte; an emptied batch disappears. The active segment is never rewritten.
+//! Records are read with the workspace's streaming record reader (`runnel_protocol::records`),
+//! bounded by `max.message.bytes`; a stored batch whose records cannot be read is kept as it is.
+//! Offsets never change: a batch that loses records is rebuilt from its remaining records with
+//! their original offsets, producer id/epoch, sequence, compression and timestamps (so it may
+//! have gaps; see [`rebuild`]); an untouched batch is copied byte for byte; an emptied batch
+//! disappears. The active segment is never rewritten.
 //!
 //! The swap is crash-safe: the rewritten `.log` and its indexes are written and fsynced in
 //! `<dir>/cleaning/` first. Under the lock the old index files are deleted, the new `.log` is
@@ -34,6 +36,7 @@
 
 mod job;
 pub mod offset_map;
+mod rebuild;
 
 use crate::log::Log;
 use crate::recovery::{self, CLEANER_CHECKPOINT_FILE};
@@ -81,6 +84,7 @@ impl Log {
         Ok(Some(CompactionJob {
             dir: self.dir().to_path_buf(),
             index_interval_bytes: self.config().index_interval_bytes,
+            max_message_bytes: self.config().max_message_bytes,
             segments: self.segments.iter().map(SegmentView::of).collect(),
             closed,
             dirty_start_offset: self.cleaner_checkpoint.max(self.log_start_offset),
