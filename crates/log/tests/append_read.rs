@@ -386,7 +386,37 @@ fn scan_batch_headers_visits_batches_from_an_offset_in_order() {
 }
 
 #[test]
-fn flush_messages_and_flush_ms_trigger_fsync() {
+fn flush_messages_fsyncs_after_that_many_records_and_moves_the_recovery_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(
+        dir.path(),
+        LogConfig {
+            flush_messages: 5,
+            ..LogConfig::default()
+        },
+    );
+    assert_eq!((log.recovery_point(), log.flush_count()), (0, 0));
+    log.append(&simple_batch(2, 1, 1), opts(0)).unwrap();
+    log.append(&simple_batch(2, 1, 1), opts(0)).unwrap();
+    assert_eq!(
+        (log.recovery_point(), log.flush_count()),
+        (0, 0),
+        "4 of 5 records: no fsync yet"
+    );
+    log.append(&simple_batch(1, 1, 1), opts(0)).unwrap();
+    assert_eq!(
+        (log.recovery_point(), log.flush_count()),
+        (5, 1),
+        "the fifth record fsynced all five"
+    );
+    log.append(&simple_batch(4, 1, 1), opts(0)).unwrap();
+    assert_eq!((log.recovery_point(), log.flush_count()), (5, 1));
+    log.append(&simple_batch(1, 1, 1), opts(0)).unwrap();
+    assert_eq!((log.recovery_point(), log.flush_count()), (10, 2));
+}
+
+#[test]
+fn flush_ms_fsyncs_once_the_oldest_unflushed_append_is_that_old() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(
         dir.path(),
@@ -395,12 +425,47 @@ fn flush_messages_and_flush_ms_trigger_fsync() {
             ..LogConfig::default()
         },
     );
-    assert!(!log.maybe_flush(1_000).unwrap());
-    log.append(&simple_batch(1, 1, 1), opts(1_000)).unwrap();
+    assert!(!log.maybe_flush(1_000).unwrap(), "nothing written");
+    log.append(&simple_batch(3, 1, 1), opts(1_000)).unwrap();
     assert!(!log.maybe_flush(1_050).unwrap());
+    assert_eq!((log.recovery_point(), log.flush_count()), (0, 0));
     assert!(log.maybe_flush(1_100).unwrap());
-    assert!(!log.maybe_flush(5_000).unwrap());
-    log.flush().unwrap();
+    assert_eq!(
+        (log.recovery_point(), log.flush_count()),
+        (3, 1),
+        "the flush fsynced up to the log end"
+    );
+    assert!(!log.maybe_flush(5_000).unwrap(), "nothing new to flush");
+    assert_eq!(log.flush_count(), 1);
+}
+
+#[test]
+fn a_flush_job_runs_apart_from_the_log_and_appends_meanwhile_stay_unflushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(
+        dir.path(),
+        LogConfig {
+            flush_ms: 100,
+            ..LogConfig::default()
+        },
+    );
+    log.append(&simple_batch(2, 1, 1), opts(0)).unwrap();
+    let job = log.begin_flush_if_due(100).expect("flush due");
+    log.append(&simple_batch(3, 1, 1), opts(150)).unwrap();
+    let outcome = job.run();
+    assert!(outcome.is_ok());
+    log.finish_flush(job, &outcome);
+    assert_eq!(
+        log.recovery_point(),
+        2,
+        "only what the job collected is flushed"
+    );
+    assert!(
+        !log.maybe_flush(200).unwrap(),
+        "the later append is 50 ms old"
+    );
+    assert!(log.maybe_flush(250).unwrap());
+    assert_eq!(log.recovery_point(), 5);
 }
 
 #[test]
