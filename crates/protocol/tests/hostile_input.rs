@@ -1,6 +1,8 @@
 //! Decoding hostile bytes must fail cleanly: no panic, no abort, no allocation driven by a length
 //! read off the wire. These run every supported request type through `kafka-protocol`'s decoders
-//! (the vendored, patched copy) with random and adversarial bodies.
+//! (the vendored, patched copy) with random and adversarial bodies, measure what hostile counts
+//! make the decoders reserve (a per-thread counting allocator), and keep the inputs the fuzz
+//! targets in fuzz/ found against the record-batch reader.
 
 use bytes::Bytes;
 use kafka_protocol::messages::*;
