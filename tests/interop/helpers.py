@@ -29,7 +29,25 @@ def create_topic(bootstrap: str, name: str | None = None, partitions: int = 1,
                                      config=config or {})], request_timeout=15)
     futs[name].result(timeout=20)
     wait_for_partitions(a, name, partitions)
+    wait_until_served(bootstrap, name, partitions)
     return name
+
+
+def wait_until_served(bootstrap: str, name: str, partitions: int, timeout: float = 10.0) -> None:
+    """Until a Fetch of every partition answers without error. Kafka's Metadata can show the new
+    leader a moment before that leader serves the partition (NOT_LEADER_OR_FOLLOWER meanwhile)."""
+    import kafka_raw as kr
+    port = int(bootstrap.rsplit(":", 1)[1])
+    deadline = time.monotonic() + timeout
+    with kr.connection(port) as s:
+        for p in range(partitions):
+            while True:
+                (part,) = kr.fetch(s, name, p, 0, max_wait_ms=0)[name]
+                if part["error_code"] == 0:
+                    break
+                assert part["error_code"] in (3, 5, 6), f"{name}/{p}: fetch error {part['error_code']}"
+                assert time.monotonic() < deadline, f"{name}/{p} not served within {timeout}s"
+                time.sleep(0.05)
 
 
 def wait_for_partitions(a: AdminClient, name: str, partitions: int, timeout: float = 10.0) -> None:

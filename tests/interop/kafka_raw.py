@@ -8,8 +8,11 @@ message JSON schemas in clients/src/main/resources/common/message:
   request header v2:= header v1 + tagged fields (uvarint count, here 0)
   response header v0 := correlation_id int32      (v1 adds tagged fields; ApiVersions always uses v0)
 
-Implemented bodies: ApiVersions v0/v3, Metadata v1, Produce v3 (non-flexible),
-Fetch v4 (non-flexible), and record batch v2 with a pure-Python CRC-32C.
+Implemented bodies: ApiVersions v0/v3, Metadata v1, Produce v3 (non-flexible) and v9
+(flexible, with KIP-467 record_errors), Fetch v4 (non-flexible), CreateTopics v4,
+DeleteTopics v3, CreatePartitions v1, DeleteRecords v1, InitProducerId v1, FindCoordinator v1,
+OffsetCommit v2, and record batch v2 (any header field, optionally gzip) with a pure-Python
+CRC-32C. Every version used here is one that Kafka 4.x still accepts (KIP-896).
 """
 from __future__ import annotations
 
@@ -134,6 +137,10 @@ class Reader:
         n = self.uvarint()
         return None if n == 0 else [elem(self) for _ in range(n - 1)]
 
+    def compact_string(self):
+        n = self.uvarint()
+        return None if n == 0 else self.take(n - 1).decode("utf-8", "replace")
+
     def tagged_fields(self):
         for _ in range(self.uvarint()):
             self.uvarint()
@@ -145,6 +152,30 @@ class Reader:
 
 # --------------------------------------------------------------------------- framing
 API_PRODUCE, API_FETCH, API_METADATA, API_VERSIONS = 0, 1, 3, 18
+API_OFFSET_COMMIT, API_FIND_COORDINATOR = 8, 10
+API_CREATE_TOPICS, API_DELETE_TOPICS, API_DELETE_RECORDS, API_INIT_PRODUCER_ID = 19, 20, 21, 22
+API_CREATE_PARTITIONS = 37
+
+# Kafka error codes that the tests name (org.apache.kafka.common.protocol.Errors).
+ERROR_NAMES = {
+    -1: "UNKNOWN_SERVER_ERROR", 0: "NONE", 1: "OFFSET_OUT_OF_RANGE", 2: "CORRUPT_MESSAGE",
+    3: "UNKNOWN_TOPIC_OR_PARTITION", 4: "INVALID_FETCH_SIZE", 5: "LEADER_NOT_AVAILABLE",
+    6: "NOT_LEADER_OR_FOLLOWER", 7: "REQUEST_TIMED_OUT", 10: "MESSAGE_TOO_LARGE",
+    14: "COORDINATOR_LOAD_IN_PROGRESS", 15: "COORDINATOR_NOT_AVAILABLE", 16: "NOT_COORDINATOR",
+    17: "INVALID_TOPIC_EXCEPTION", 18: "RECORD_LIST_TOO_LARGE", 19: "NOT_ENOUGH_REPLICAS",
+    20: "NOT_ENOUGH_REPLICAS_AFTER_APPEND", 21: "INVALID_REQUIRED_ACKS", 22: "ILLEGAL_GENERATION",
+    25: "UNKNOWN_MEMBER_ID", 32: "INVALID_TIMESTAMP", 35: "UNSUPPORTED_VERSION",
+    36: "TOPIC_ALREADY_EXISTS", 37: "INVALID_PARTITIONS", 38: "INVALID_REPLICATION_FACTOR",
+    40: "INVALID_CONFIG", 41: "NOT_CONTROLLER", 42: "INVALID_REQUEST",
+    43: "UNSUPPORTED_FOR_MESSAGE_FORMAT", 44: "POLICY_VIOLATION", 45: "OUT_OF_ORDER_SEQUENCE_NUMBER",
+    46: "DUPLICATE_SEQUENCE_NUMBER", 47: "INVALID_PRODUCER_EPOCH", 53: "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+    59: "UNKNOWN_PRODUCER_ID", 73: "TOPIC_DELETION_DISABLED", 76: "UNSUPPORTED_COMPRESSION_TYPE",
+    87: "INVALID_RECORD", 89: "THROTTLING_QUOTA_EXCEEDED",
+}
+
+
+def error_name(code: int) -> str:
+    return f"{ERROR_NAMES.get(code, 'UNKNOWN')}({code})"
 
 
 def request_header_v1(api_key: int, version: int, correlation_id: int, client_id: str | None = "raw") -> bytes:
@@ -340,3 +371,216 @@ def connection(port: int, timeout: float = 10.0):
         yield s
     finally:
         s.close()
+
+
+# --------------------------------------------------------------------------- more APIs
+def compact_bytes(b: bytes | None) -> bytes:
+    if b is None:
+        return uvarint(0)
+    return uvarint(len(b) + 1) + b
+
+
+def compact_array(items: list[bytes] | None) -> bytes:
+    if items is None:
+        return uvarint(0)
+    return uvarint(len(items) + 1) + b"".join(items)
+
+
+def produce_v9_request(partitions: list[tuple[str, int, bytes | None]], acks: int = -1,
+                       timeout_ms: int = 10000, transactional_id: str | None = None) -> bytes:
+    """Produce v9 body. `partitions` lists (topic, partition, records) in order; consecutive entries
+    for one topic share a topic entry (so the same partition may appear twice)."""
+    topics: list[tuple[str, list[bytes]]] = []
+    for topic, part, records in partitions:
+        pd = i32(part) + compact_bytes(records) + uvarint(0)
+        if topics and topics[-1][0] == topic:
+            topics[-1][1].append(pd)
+        else:
+            topics.append((topic, [pd]))
+    return (compact_string(transactional_id) + i16(acks) + i32(timeout_ms)
+            + compact_array([compact_string(t) + compact_array(pds) + uvarint(0) for t, pds in topics])
+            + uvarint(0))
+
+
+def parse_produce_v9(r: Reader) -> dict:
+    """{"topics": {name: [partition dicts]}, "throttle_time_ms"} with record_errors per partition."""
+    def rec_err(rr):
+        idx, msg = rr.i32(), rr.compact_string()
+        rr.tagged_fields()
+        return {"batch_index": idx, "message": msg}
+
+    def part(rr):
+        p = {"partition": rr.i32(), "error_code": rr.i16(), "base_offset": rr.i64(),
+             "log_append_time_ms": rr.i64(), "log_start_offset": rr.i64(),
+             "record_errors": rr.compact_array(rec_err) or [], "error_message": rr.compact_string()}
+        rr.tagged_fields()
+        return p
+
+    def topic(rr):
+        name = rr.compact_string()
+        parts = rr.compact_array(part) or []
+        rr.tagged_fields()
+        return name, parts
+    topics = r.compact_array(topic) or []
+    throttle = r.i32()
+    r.tagged_fields()
+    out: dict[str, list[dict]] = {}
+    for name, parts in topics:
+        out.setdefault(name, []).extend(parts)
+    return {"topics": out, "throttle_time_ms": throttle}
+
+
+def produce_v9(s: socket.socket, partitions: list[tuple[str, int, bytes | None]], acks: int = -1,
+               timeout_ms: int = 10000) -> dict:
+    corr = next(_corr)
+    body = produce_v9_request(partitions, acks, timeout_ms)
+    if acks == 0:
+        s.sendall(frame(request_header_v2(API_PRODUCE, 9, corr) + body))
+        return {}
+    return parse_produce_v9(roundtrip(s, request_header_v2(API_PRODUCE, 9, corr), body,
+                                      flexible_response_header=True))
+
+
+def create_topics_v4(s: socket.socket, topics: list[tuple[str, int, dict[str, str]]],
+                     timeout_ms: int = 30000, validate_only: bool = False) -> dict:
+    """CreateTopics v4 of (name, partitions, configs); returns {name: (error_code, error_message)}."""
+    corr = next(_corr)
+    body = array([string(n) + i32(p) + i16(-1) + array([])
+                  + array([string(k) + string(v) for k, v in cfg.items()]) for n, p, cfg in topics])
+    body += i32(timeout_ms) + i8(1 if validate_only else 0)
+    r = roundtrip(s, request_header_v1(API_CREATE_TOPICS, 4, corr), body)
+    r.i32()
+    res = r.array(lambda rr: (rr.string(), rr.i16(), rr.string()))
+    return {n: (e, m) for n, e, m in res}
+
+
+def delete_topics_v3(s: socket.socket, names: list[str], timeout_ms: int = 30000) -> dict:
+    corr = next(_corr)
+    body = array([string(n) for n in names]) + i32(timeout_ms)
+    r = roundtrip(s, request_header_v1(API_DELETE_TOPICS, 3, corr), body)
+    r.i32()
+    return dict(r.array(lambda rr: (rr.string(), rr.i16())))
+
+
+def create_partitions_v1(s: socket.socket, topic: str, count: int, timeout_ms: int = 30000,
+                         validate_only: bool = False) -> tuple[int, str | None]:
+    corr = next(_corr)
+    body = array([string(topic) + i32(count) + array(None)]) + i32(timeout_ms) + i8(1 if validate_only else 0)
+    r = roundtrip(s, request_header_v1(API_CREATE_PARTITIONS, 1, corr), body)
+    r.i32()
+    (res,) = r.array(lambda rr: (rr.string(), rr.i16(), rr.string()))
+    return res[1], res[2]
+
+
+def delete_records_v1(s: socket.socket, topic: str, partition: int, offset: int,
+                      timeout_ms: int = 30000) -> dict:
+    corr = next(_corr)
+    body = array([string(topic) + array([i32(partition) + i64(offset)])]) + i32(timeout_ms)
+    r = roundtrip(s, request_header_v1(API_DELETE_RECORDS, 1, corr), body)
+    r.i32()
+    (res,) = r.array(lambda rr: (rr.string(), rr.array(
+        lambda x: {"partition": x.i32(), "low_watermark": x.i64(), "error_code": x.i16()})))
+    return res[1][0]
+
+
+def init_producer_id_v1(s: socket.socket, transactional_id: str | None = None,
+                        transaction_timeout_ms: int = 60000) -> dict:
+    corr = next(_corr)
+    body = string(transactional_id) + i32(transaction_timeout_ms)
+    r = roundtrip(s, request_header_v1(API_INIT_PRODUCER_ID, 1, corr), body)
+    return {"throttle_time_ms": r.i32(), "error_code": r.i16(), "producer_id": r.i64(), "producer_epoch": r.i16()}
+
+
+def find_coordinator_v1(s: socket.socket, key: str, key_type: int = 0) -> dict:
+    corr = next(_corr)
+    r = roundtrip(s, request_header_v1(API_FIND_COORDINATOR, 1, corr), string(key) + i8(key_type))
+    return {"throttle_time_ms": r.i32(), "error_code": r.i16(), "error_message": r.string(),
+            "node_id": r.i32(), "host": r.string(), "port": r.i32()}
+
+
+def offset_commit_v2(s: socket.socket, group: str, topic: str, partition: int, offset: int) -> int:
+    """A simple (generation -1, no member) commit of one offset; returns the partition error code."""
+    corr = next(_corr)
+    body = (string(group) + i32(-1) + string("") + i64(-1)
+            + array([string(topic) + array([i32(partition) + i64(offset) + string(None)])]))
+    r = roundtrip(s, request_header_v1(API_OFFSET_COMMIT, 2, corr), body)
+    (res,) = r.array(lambda rr: (rr.string(), rr.array(lambda x: (x.i32(), x.i16()))))
+    return res[1][0][1]
+
+
+# --------------------------------------------------------------------------- record batch v2, any field
+COMPRESSION_NONE, COMPRESSION_GZIP = 0, 1
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    import gzip
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+def raw_batch(records: bytes, records_count: int, last_offset_delta: int, attributes: int = 0,
+              base_timestamp: int | None = None, max_timestamp: int | None = None,
+              producer_id: int = -1, producer_epoch: int = -1, base_sequence: int = -1,
+              base_offset: int = 0, partition_leader_epoch: int = 0, magic: int = 2) -> bytes:
+    """A record batch with every header field given and a correct CRC-32C over whatever follows.
+    `records` is the (already compressed, if attributes say so) records section."""
+    ts = int(time.time() * 1000) if base_timestamp is None else base_timestamp
+    mts = ts if max_timestamp is None else max_timestamp
+    after_crc = (i16(attributes) + i32(last_offset_delta) + i64(ts) + i64(mts)
+                 + i64(producer_id) + i16(producer_epoch) + i32(base_sequence)
+                 + i32(records_count) + records)
+    after_length = i32(partition_leader_epoch) + i8(magic) + u32(crc32c(after_crc)) + after_crc
+    return i64(base_offset) + i32(len(after_length)) + after_length
+
+
+def encode_records(records: list[tuple[bytes | None, bytes | None]], ts_deltas: list[int] | None = None) -> bytes:
+    return b"".join(encode_record(i, (ts_deltas or [0] * len(records))[i], k, v)
+                    for i, (k, v) in enumerate(records))
+
+
+def decode_batches(data: bytes | None) -> list[dict]:
+    """Batches in a Fetch answer: [{"base_offset", "records": [(offset, key, value)]}] (none or gzip)."""
+    import gzip
+    out = []
+    pos = 0
+    data = data or b""
+    while pos + 61 <= len(data):
+        base_offset, length = struct.unpack(">qi", data[pos:pos + 12])
+        end = pos + 12 + length
+        if end > len(data):
+            break
+        attrs = struct.unpack(">h", data[pos + 21:pos + 23])[0]
+        (count,) = struct.unpack(">i", data[pos + 57:pos + 61])
+        body = data[pos + 61:end]
+        if attrs & 7 == COMPRESSION_GZIP:
+            body = gzip.decompress(body)
+        elif attrs & 7:
+            out.append({"base_offset": base_offset, "records": None, "compression": attrs & 7})
+            pos = end
+            continue
+        r = Reader(body)
+        recs: list = []
+        try:
+            _decode_records(r, base_offset, count, recs)
+        except EOFError:  # a batch whose header claims more records than its bytes hold
+            pass
+        out.append({"base_offset": base_offset, "records": recs})
+        pos = end
+    return out
+
+
+def _decode_records(r: Reader, base_offset: int, count: int, recs: list) -> None:
+    for _ in range(count):
+        r.varint()  # length
+        r.i8()      # attributes
+        r.varint()  # timestamp delta
+        od = r.varint()
+        kl = r.varint()
+        k = None if kl < 0 else r.take(kl)
+        vl = r.varint()
+        v = None if vl < 0 else r.take(vl)
+        for _ in range(r.varint()):
+            r.take(r.varint())
+            hl = r.varint()
+            if hl > 0:
+                r.take(hl)
+        recs.append((base_offset + od, k, v))

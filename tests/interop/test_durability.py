@@ -1,9 +1,12 @@
 """Acknowledged data survives broker process death (kill -9) and restarts."""
 from __future__ import annotations
 
+import pytest
 from confluent_kafka import TopicPartition
 
 from helpers import consume, consumer, create_topic, produce_and_wait, producer
+
+pytestmark = pytest.mark.runnel_only("kill -9, SIGTERM and restart of the broker process and its data dir")
 
 PARTITIONS = 3
 

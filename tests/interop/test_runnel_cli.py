@@ -10,7 +10,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition as KTopicPartition
 
 from conftest import runnel_bin
-from helpers import consume, create_topic, produce_and_wait, producer
+from helpers import consume, create_topic, produce_and_wait, producer, topic_name
 
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 
@@ -156,10 +156,11 @@ def test_runnel_puts_keys_on_the_same_partitions_as_librdkafka_murmur2_random(br
 
 
 def test_runnel_consume_of_an_unknown_topic_fails_clearly(broker):
-    proc = subprocess.run([runnel_bin(), "consume", "missing", "--count", "1",
+    missing = topic_name("missing")
+    proc = subprocess.run([runnel_bin(), "consume", missing, "--count", "1",
                            "--bootstrap-server", broker.bootstrap], capture_output=True, timeout=30)
     assert proc.returncode != 0
-    assert b"UnknownTopicOrPartition" in proc.stderr and b"missing" in proc.stderr
+    assert b"UnknownTopicOrPartition" in proc.stderr and missing.encode() in proc.stderr
 
 
 @pytest.mark.parametrize("strategy", ["range", "roundrobin", "cooperative-sticky"])

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 import kafka_raw as kr
+
+pytestmark = pytest.mark.runnel_only("`runnel serve` start-up: its --config file and --set flags")
 
 
 def _auto_created_partitions(port: int, topic: str) -> int:

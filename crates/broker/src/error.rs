@@ -5,6 +5,7 @@
 
 use kafka_protocol::error::ResponseError;
 use runnel_log::batch::BatchError;
+use runnel_log::validate::ValidationError;
 use runnel_log::LogError;
 use thiserror::Error;
 
@@ -56,6 +57,8 @@ pub enum BrokerError {
     CoordinatorLoadInProgress,
     #[error("the group coordinator is not available")]
     CoordinatorNotAvailable,
+    #[error("this broker does not coordinate the group (its __consumer_offsets partition failed to load)")]
+    NotCoordinator,
     #[error("invalid group id")]
     InvalidGroupId,
     #[error("unknown member id")]
@@ -84,6 +87,10 @@ pub enum BrokerError {
     OffsetMetadataTooLarge(usize),
     #[error("unsupported coordinator key type {0}")]
     UnsupportedCoordinatorKeyType(i8),
+    #[error("{0}")]
+    InvalidTopicAppend(String),
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
     #[error(transparent)]
     Log(#[from] LogError),
 }
@@ -116,6 +123,7 @@ impl BrokerError {
             FencedLeaderEpoch { .. } => ResponseError::FencedLeaderEpoch,
             CoordinatorLoadInProgress => ResponseError::CoordinatorLoadInProgress,
             CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
+            NotCoordinator => ResponseError::NotCoordinator,
             InvalidGroupId => ResponseError::InvalidGroupId,
             UnknownMemberId => ResponseError::UnknownMemberId,
             IllegalGeneration { .. } => ResponseError::IllegalGeneration,
@@ -130,6 +138,13 @@ impl BrokerError {
             GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
             OffsetMetadataTooLarge(_) => ResponseError::OffsetMetadataTooLarge,
             UnsupportedCoordinatorKeyType(_) => ResponseError::InvalidRequest,
+            InvalidTopicAppend(_) => ResponseError::InvalidTopicException,
+            Validation(v) => match v {
+                ValidationError::TooLarge(_) => ResponseError::MessageTooLarge,
+                ValidationError::Corrupt(_) => ResponseError::CorruptMessage,
+                ValidationError::InvalidRecord { .. } => ResponseError::InvalidRecord,
+                ValidationError::InvalidTimestamp { .. } => ResponseError::InvalidTimestamp,
+            },
             Log(LogError::Batch(b)) => match b {
                 BatchError::CrcMismatch { .. } | BatchError::Truncated { .. } => {
                     ResponseError::CorruptMessage

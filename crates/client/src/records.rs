@@ -4,8 +4,10 @@
 
 use crate::config::CompressionType;
 use crate::error::{ClientError, Result};
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::compression::{Compressor, Decompressor, Gzip, Lz4, Snappy, Zstd};
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::compression::{Compressor, Snappy};
+use runnel_protocol::records::header::validate_crc;
+use runnel_protocol::records::{BatchHeader as WireBatchHeader, BatchRecords, ReadLimits};
 use std::io::Write;
 
 /// `compression.gzip.level` (-1: the codec's default), `compression.lz4.level`,
@@ -150,21 +152,6 @@ fn put_varint(buf: &mut BytesMut, v: i64) {
     buf.put_u8(z as u8);
 }
 
-fn get_varint(buf: &mut Bytes) -> Result<i64> {
-    let mut z: u64 = 0;
-    for shift in (0..70).step_by(7) {
-        if !buf.has_remaining() {
-            return Err(ClientError::Protocol("truncated varint".into()));
-        }
-        let b = buf.get_u8();
-        z |= ((b & 0x7f) as u64) << shift;
-        if b & 0x80 == 0 {
-            return Ok(((z >> 1) as i64) ^ -((z & 1) as i64));
-        }
-    }
-    Err(ClientError::Protocol("varint too long".into()))
-}
-
 fn put_bytes(buf: &mut BytesMut, b: Option<&[u8]>) {
     match b {
         None => put_varint(buf, -1),
@@ -173,17 +160,6 @@ fn put_bytes(buf: &mut BytesMut, b: Option<&[u8]>) {
             buf.put_slice(b);
         }
     }
-}
-
-fn get_bytes(buf: &mut Bytes) -> Result<Option<Bytes>> {
-    let n = get_varint(buf)?;
-    if n < 0 {
-        return Ok(None);
-    }
-    if buf.remaining() < n as usize {
-        return Err(ClientError::Protocol("truncated record field".into()));
-    }
-    Ok(Some(buf.split_to(n as usize)))
 }
 
 /// The encoded size of a record body without its length prefix.
@@ -331,100 +307,80 @@ pub struct DecodedBatch {
 }
 
 /// Decodes every complete batch in `buf`; a truncated trailing batch (a fetch cut at
-/// `max.partition.fetch.bytes`) is ignored. Only magic 2 is read.
-pub fn decode_batches(mut buf: Bytes) -> Result<Vec<DecodedBatch>> {
+/// `max.partition.fetch.bytes`) is ignored. Only magic 2 is read. Records are walked with the
+/// workspace's one reader (`runnel_protocol::records`): compressed batches are inflated as a
+/// stream, bounded to [`ReadLimits::for_batch_limit`] of the batch (at least 1 MiB of it).
+pub fn decode_batches(buf: Bytes) -> Result<Vec<DecodedBatch>> {
     let mut out = Vec::new();
-    while buf.remaining() >= 12 {
-        let base_offset = (&buf[0..8]).get_i64();
-        let len = (&buf[8..12]).get_i32();
-        if len < 0 || buf.remaining() < 12 + len as usize {
+    let mut rest: &[u8] = &buf;
+    while rest.len() >= 12 {
+        let len = i32::from_be_bytes([rest[8], rest[9], rest[10], rest[11]]);
+        if len < 0 || rest.len() - 12 < len as usize {
             break;
         }
-        if (len as usize) < BATCH_OVERHEAD - 12 {
-            return Err(ClientError::Protocol(format!(
-                "a record batch of {len} bytes after its length is shorter than its header"
-            )));
-        }
-        let mut b = buf.split_to(12 + len as usize);
-        b.advance(12);
-        let _leader_epoch = b.get_i32();
-        let magic = b.get_i8();
-        if magic != 2 {
-            return Err(ClientError::Protocol(format!("record batch magic {magic}")));
-        }
-        let crc = b.get_u32();
-        if crc32c::crc32c(&b) != crc {
-            return Err(ClientError::Protocol("record batch CRC mismatch".into()));
-        }
-        let attributes = b.get_i16();
-        let last_delta = b.get_i32();
-        let base_ts = b.get_i64();
-        let max_ts = b.get_i64();
-        let producer_id = b.get_i64();
-        let _epoch = b.get_i16();
-        let _seq = b.get_i32();
-        let count = b.get_i32();
-        let ts_type = if attributes & 0x08 != 0 {
+        let (bytes, tail) = rest.split_at(12 + len as usize);
+        rest = tail;
+        let header =
+            WireBatchHeader::parse(bytes).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        validate_crc(bytes, &header).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let ts_type = if header.is_log_append_time() {
             TimestampType::LogAppendTime
         } else {
             TimestampType::CreateTime
         };
-        let decompress = |b: &mut Bytes| -> anyhow::Result<Bytes> {
-            let take =
-                |x: &mut Bytes| -> anyhow::Result<Bytes> { Ok(x.copy_to_bytes(x.remaining())) };
-            match attributes & 0x07 {
-                0 => Ok(b.split_to(b.len())),
-                1 => <Gzip as Decompressor<Bytes>>::decompress(b, |x| take(x)),
-                2 => <Snappy as Decompressor<Bytes>>::decompress(b, |x| take(x)),
-                3 => <Lz4 as Decompressor<Bytes>>::decompress(b, |x| take(x)),
-                4 => <Zstd as Decompressor<Bytes>>::decompress(b, |x| take(x)),
-                c => anyhow::bail!("unknown compression {c}"),
-            }
-        };
-        let mut recs = decompress(&mut b)
-            .map_err(|e| ClientError::Protocol(format!("decompression: {e:#}")))?;
-        // The count comes from the wire: every record takes at least 7 bytes, so the bytes
-        // at hand bound what is worth reserving.
-        let mut records = Vec::with_capacity((count.max(0) as usize).min(recs.len() / 7));
-        for _ in 0..count {
-            let len = get_varint(&mut recs)?;
-            if len < 1 || recs.remaining() < len as usize {
-                return Err(ClientError::Protocol("truncated record".into()));
-            }
-            let mut r = recs.split_to(len as usize);
-            let _attr = r.get_i8();
-            let ts_delta = get_varint(&mut r)?;
-            let off_delta = get_varint(&mut r)?;
-            let key = get_bytes(&mut r)?;
-            let value = get_bytes(&mut r)?;
-            let nh = get_varint(&mut r)?;
-            let mut headers = Vec::with_capacity((nh.max(0) as usize).min(r.len() / 2));
-            for _ in 0..nh {
-                let k = get_bytes(&mut r)?.unwrap_or_default();
-                let v = get_bytes(&mut r)?;
-                headers.push(Header {
-                    key: String::from_utf8_lossy(&k).into_owned(),
-                    value: v,
-                });
-            }
-            let ts = if ts_type == TimestampType::LogAppendTime {
-                max_ts
-            } else {
-                base_ts.wrapping_add(ts_delta)
-            };
-            let offset = base_offset.wrapping_add(off_delta);
-            records.push((offset, ts, ts_type, key, value, headers));
+        let limits = ReadLimits::for_batch_limit(bytes.len().max(1 << 20));
+        let mut walk = BatchRecords::new(bytes, &header, limits)
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let mut records = Vec::new();
+        while let Some(r) = walk
+            .next()
+            .map_err(|e| ClientError::Protocol(e.to_string()))?
+        {
+            let owned = |b: Option<&[u8]>| b.map(|b| buf.slice_ref_or_copy(b));
+            let headers = r
+                .headers()
+                .map(|h| Header {
+                    key: String::from_utf8_lossy(h.key).into_owned(),
+                    value: owned(h.value),
+                })
+                .collect();
+            records.push((
+                r.offset,
+                r.timestamp,
+                ts_type,
+                owned(r.key),
+                owned(r.value),
+                headers,
+            ));
         }
         out.push(DecodedBatch {
-            base_offset,
-            last_offset: base_offset.wrapping_add(last_delta as i64),
-            producer_id,
-            transactional: attributes & 0x10 != 0,
-            control: attributes & 0x20 != 0,
+            base_offset: header.base_offset,
+            last_offset: header.last_offset(),
+            producer_id: header.producer_id,
+            transactional: header.is_transactional(),
+            control: header.is_control(),
             records,
         });
     }
     Ok(out)
+}
+
+/// Keys and values of uncompressed batches are slices of the fetch response (no copy); those
+/// of compressed batches live in the reader's buffer and are copied out.
+trait SliceRefOrCopy {
+    fn slice_ref_or_copy(&self, part: &[u8]) -> Bytes;
+}
+
+impl SliceRefOrCopy for Bytes {
+    fn slice_ref_or_copy(&self, part: &[u8]) -> Bytes {
+        let (start, end) = (self.as_ptr() as usize, self.as_ptr() as usize + self.len());
+        let at = part.as_ptr() as usize;
+        if !part.is_empty() && at >= start && at + part.len() <= end {
+            self.slice_ref(part)
+        } else {
+            Bytes::copy_from_slice(part)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -606,7 +562,7 @@ mod tests {
             b[8..12].copy_from_slice(&len.to_be_bytes());
             fix_crc(&mut b);
             let err = decode_batches(Bytes::from(b)).unwrap_err().to_string();
-            assert!(err.contains("declares 4294967295"), "{err}");
+            assert!(err.contains("decompresses to more than"), "{err}");
         }
 
         proptest! {

@@ -41,6 +41,10 @@ pub struct LogConfig {
     pub max_message_bytes: usize,
     /// `message.timestamp.type`.
     pub timestamp_type: TimestampType,
+    /// `message.timestamp.before.max.ms`: how far in the past a CreateTime may lie.
+    pub timestamp_before_max_ms: i64,
+    /// `message.timestamp.after.max.ms`: how far in the future a CreateTime may lie.
+    pub timestamp_after_max_ms: i64,
     /// `flush.messages`: fsync after this many records; `i64::MAX` (Kafka's default) = leave it
     /// to the OS.
     pub flush_messages: i64,
@@ -65,6 +69,8 @@ impl Default for LogConfig {
             cleanup_policy: CleanupPolicy::default(),
             max_message_bytes: 1_048_588,
             timestamp_type: TimestampType::CreateTime,
+            timestamp_before_max_ms: i64::MAX,
+            timestamp_after_max_ms: 3_600_000,
             flush_messages: i64::MAX,
             flush_ms: i64::MAX,
             index_interval_bytes: 4096,

@@ -12,6 +12,7 @@
 //! - `segment`, `index`: one segment's files; `segment_scan`, `recovery`: loading after a crash;
 //!   `read`, `region`, `retention`, `cleaner`: the rest of [`Log`]'s operations, one concern per
 //!   module (`region` returns fetches as file ranges for `sendfile`).
+//! - [`validate`]: Kafka's produce-time checks (record walk, keys, timestamps) before append.
 //! - [`error`]: [`LogError`], which the broker maps onto Kafka error codes in one place.
 
 pub mod batch;
@@ -19,8 +20,11 @@ mod buffer_pool;
 pub mod config;
 pub mod error;
 pub mod log;
+pub mod validate;
 
-mod cleaner;
+pub mod cleaner;
+mod fault;
+pub mod flush;
 mod index;
 mod read;
 mod recovery;
@@ -28,8 +32,12 @@ mod region;
 mod retention;
 mod segment;
 mod segment_scan;
+mod truncate;
 
+pub use cleaner::{CleanerBudget, CompactionJob, CompactionOutput};
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use error::LogError;
+pub use flush::FlushJob;
 pub use log::{AppendInfo, AppendOptions, Log, ReadResult};
 pub use region::FileRegion;
+pub use truncate::Removed;

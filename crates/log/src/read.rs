@@ -7,10 +7,10 @@
 
 use crate::batch::BatchHeader;
 use crate::log::{Log, ReadResult};
-use crate::segment::{invalid_data, Segment};
+use crate::segment::Segment;
 use crate::LogError;
 use bytes::Bytes;
-use kafka_protocol::records::RecordBatchDecoder;
+use runnel_protocol::records::{BatchRecords, ReadLimits, RecordError};
 
 impl Log {
     /// Index of the segment that would hold `offset` (the last with base offset `<= offset`).
@@ -105,6 +105,11 @@ impl Log {
         Ok(())
     }
 
+    /// What reading the records of one stored batch may cost.
+    fn read_limits(&self) -> ReadLimits {
+        ReadLimits::for_batch_limit(self.config().max_message_bytes)
+    }
+
     /// `(offset, timestamp)` of the first record (at or after the log start offset) whose
     /// timestamp is `>= timestamp_ms`. The segment is chosen by its max timestamp, the start
     /// position by the time index, the batch by its `maxTimestamp` header, and only that batch
@@ -125,9 +130,10 @@ impl Log {
             };
             while let Some(h) = seg.header_at(pos)? {
                 if h.max_timestamp >= timestamp_ms && h.last_offset() >= self.log_start_offset {
-                    let found = first_record_where(seg, pos, &h, |offset, ts| {
-                        offset >= self.log_start_offset && ts >= timestamp_ms
-                    })?;
+                    let found =
+                        first_record_where(seg, pos, &h, self.read_limits(), |offset, ts| {
+                            offset >= self.log_start_offset && ts >= timestamp_ms
+                        })?;
                     if found.is_some() {
                         return Ok(found);
                     }
@@ -173,7 +179,7 @@ impl Log {
         let Some((pos, h)) = candidate else {
             return Ok(None);
         };
-        let found = first_record_where(seg, pos, &h, |offset, ts| {
+        let found = first_record_where(seg, pos, &h, self.read_limits(), |offset, ts| {
             offset >= self.log_start_offset && ts == max_ts
         })?;
         // A batch straddling the log start offset may owe its maxTimestamp to a hidden record;
@@ -198,31 +204,48 @@ impl Log {
     }
 }
 
-/// Decodes the one batch at `pos` and returns the first record matching `pred(offset, ts)`.
-/// Under LogAppendTime every record's timestamp is the batch's `maxTimestamp`.
+/// Walks the one batch at `pos` and returns the first record matching `pred(offset, ts)`.
+/// Under LogAppendTime every record's timestamp is the batch's `maxTimestamp` (the reader
+/// applies that). Records are streamed: a compressed batch is never inflated whole.
 fn first_record_where(
     seg: &Segment,
     pos: u64,
     header: &BatchHeader,
+    limits: ReadLimits,
     pred: impl Fn(i64, i64) -> bool,
 ) -> Result<Option<(i64, i64)>, LogError> {
     let mut buf = vec![0u8; header.total_size_bytes()];
     seg.read_into(&mut buf, pos)?;
-    let mut slice: &[u8] = &buf;
-    let set = RecordBatchDecoder::decode(&mut slice).map_err(|e| {
-        invalid_data(format!(
-            "segment {} position {pos}: cannot decode batch: {e}",
-            seg.base_offset
-        ))
-    })?;
-    Ok(set.records.iter().find_map(|r| {
-        let ts = if header.is_log_append_time() {
-            header.max_timestamp
-        } else {
-            r.timestamp
-        };
-        pred(r.offset, ts).then_some((r.offset, ts))
-    }))
+    match find_record(&buf, header, limits, &pred) {
+        Ok(found) => Ok(found),
+        Err(e) => {
+            // A batch stored before produce validation walked records (or damaged on disk)
+            // must not fail every lookup forever: answer from its header, which was checked.
+            tracing::warn!(
+                segment = seg.base_offset,
+                position = pos,
+                error = %e,
+                "cannot read the records of a stored batch; answering from its header"
+            );
+            let (offset, ts) = (header.base_offset, header.max_timestamp);
+            Ok(pred(offset, ts).then_some((offset, ts)))
+        }
+    }
+}
+
+fn find_record(
+    batch: &[u8],
+    header: &BatchHeader,
+    limits: ReadLimits,
+    pred: &impl Fn(i64, i64) -> bool,
+) -> Result<Option<(i64, i64)>, RecordError> {
+    let mut records = BatchRecords::new(batch, header, limits)?;
+    while let Some(r) = records.next_summary()? {
+        if pred(r.offset, r.timestamp) {
+            return Ok(Some((r.offset, r.timestamp)));
+        }
+    }
+    Ok(None)
 }
 
 /// Length of the prefix of `buf` made of whole batches: the first (`first_size_bytes`, always

@@ -100,7 +100,12 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
     def("log.cleaner.min.cleanable.ratio", Double, Some("0.5"), "Dirty ratio at which compaction runs."),
     def("log.cleaner.delete.retention.ms", Long, Some("86400000"), "How long compaction keeps tombstones."),
     def("log.cleaner.backoff.ms", Long, Some("15000"), "How often the cleaner looks for work."),
+    def("log.cleaner.dedupe.buffer.size", Long, Some("134217728"), "Memory for the compaction key maps, across all cleaner threads."),
+    def("log.cleaner.io.buffer.load.factor", Double, Some("0.9"), "How full a compaction key map may become."),
+    def("log.cleaner.threads", Int, Some("1"), "Partitions compacted at once."),
     def("log.message.timestamp.type", ConfigType::String, Some("CreateTime"), "CreateTime or LogAppendTime."),
+    def("log.message.timestamp.before.max.ms", Long, Some("9223372036854775807"), "Most a CreateTime timestamp may lie in the past; older records are refused with INVALID_TIMESTAMP."),
+    def("log.message.timestamp.after.max.ms", Long, Some("3600000"), "Most a CreateTime timestamp may lie in the future; later records are refused with INVALID_TIMESTAMP."),
     def("compression.type", ConfigType::String, Some("producer"), "Only 'producer' (keep the producer's codec) is supported."),
     def("offsets.topic.num.partitions", Int, Some("50"), "Partitions of __consumer_offsets."),
     def("offsets.topic.replication.factor", Short, Some("1"), "Replication factor of __consumer_offsets (single node: 1)."),
@@ -113,6 +118,10 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
     def("group.max.size", Int, Some("2147483647"), "Most members in one consumer group."),
     def("transactional.id.expiration.ms", Int, Some("604800000"), "Unused: transactions are not supported."),
     def("producer.id.expiration.ms", Int, Some("86400000"), "How long idempotent producer state is kept without writes."),
+    def("runnel.max.groups", Int, Some("100000"), "Most consumer groups the coordinator holds (Runnel's limit)."),
+    def("runnel.max.group.members", Int, Some("100000"), "Most group members and pending member ids over all groups (Runnel's limit)."),
+    def("runnel.max.producer.states.per.partition", Int, Some("10000"), "Most idempotent producers remembered per partition; the least recently written is forgotten first (Runnel's limit)."),
+    def("runnel.max.partitions", Int, Some("100000"), "Most partitions the broker holds over all topics (Runnel's limit)."),
 ];
 
 pub fn find(name: &str) -> Option<&'static ConfigDef> {

@@ -77,6 +77,18 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "Largest record batch accepted.",
     ),
     def(
+        "message.timestamp.after.max.ms",
+        Long,
+        Some("log.message.timestamp.after.max.ms"),
+        "Most a CreateTime timestamp may lie in the future.",
+    ),
+    def(
+        "message.timestamp.before.max.ms",
+        Long,
+        Some("log.message.timestamp.before.max.ms"),
+        "Most a CreateTime timestamp may lie in the past.",
+    ),
+    def(
         "message.timestamp.type",
         ConfigType::String,
         Some("log.message.timestamp.type"),
@@ -269,6 +281,8 @@ impl TopicDefaults {
             cleanup_policy,
             max_message_bytes: at_least("max.message.bytes", 0)? as usize,
             timestamp_type,
+            timestamp_before_max_ms: at_least("message.timestamp.before.max.ms", 0)?,
+            timestamp_after_max_ms: at_least("message.timestamp.after.max.ms", 0)?,
             flush_messages: at_least("flush.messages", 1)?,
             flush_ms: at_least("flush.ms", 0)?,
             index_interval_bytes: at_least("index.interval.bytes", 0)? as usize,

@@ -2,6 +2,7 @@
 //! registry, producer-id allocation and the connection limits.
 
 pub mod partition;
+pub mod partition_dirs;
 pub mod producers;
 pub mod topics;
 
@@ -29,6 +30,8 @@ pub struct BrokerState {
     pub network: Arc<crate::network::Network>,
     /// `background.threads`: partitions worked on at once by background tasks.
     pub background_slots: Arc<Semaphore>,
+    /// `log.cleaner.threads`: partitions compacted at once.
+    pub cleaner_slots: Arc<Semaphore>,
     next_producer_id: AtomicI64,
     producer_id_limit: parking_lot::Mutex<i64>,
 }
@@ -41,7 +44,11 @@ impl BrokerState {
                 .with_context(|| format!("creating log dir {}", d.display()))?;
         }
         let cluster_id = load_or_create_meta(&config.log_dirs[0], config.node_id)?;
-        let topics = TopicRegistry::open(config.log_dirs.clone(), defaults)?;
+        let limits = topics::RegistryLimits {
+            max_partitions: config.max_partitions,
+            max_producer_states: config.max_producer_states_per_partition,
+        };
+        let topics = TopicRegistry::open(config.log_dirs.clone(), defaults, limits)?;
         let offsets_topic = match topics.get(OFFSETS_TOPIC) {
             Some(t) => t,
             None => {
@@ -67,6 +74,7 @@ impl BrokerState {
         Ok(BrokerState {
             network: Arc::new(crate::network::Network::new(&config)),
             background_slots: Arc::new(Semaphore::new(config.background_threads)),
+            cleaner_slots: Arc::new(Semaphore::new(config.log_cleaner_threads)),
             cluster_id,
             topics,
             groups,

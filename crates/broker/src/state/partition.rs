@@ -9,8 +9,9 @@ use super::producers::{ProducerStates, SequenceCheck};
 use crate::error::{BrokerError, BrokerResult};
 use bytes::Bytes;
 use parking_lot::Mutex;
-use runnel_log::batch::split_batches;
+use runnel_log::validate::{validate_produce, ValidationRules};
 use runnel_log::{AppendOptions, FileRegion, Log, LogConfig};
+use runnel_protocol::records::ReadLimits;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use tokio::sync::futures::Notified;
@@ -60,16 +61,18 @@ pub struct Partition {
 
 impl Partition {
     /// Opens the partition's log (recovering it) and rebuilds producer state from its newest
-    /// segments, which hold the last batches of every producer still writing.
+    /// segments, which hold the last batches of every producer still writing. At most
+    /// `max_producer_states` producers are remembered (`runnel.max.producer.states.per.partition`).
     pub fn open(
         topic: &str,
         index: i32,
         dir: &Path,
         config: LogConfig,
         now_ms: i64,
+        max_producer_states: usize,
     ) -> BrokerResult<Partition> {
         let log = Log::open(dir, config)?;
-        let mut producers = ProducerStates::default();
+        let mut producers = ProducerStates::with_limit(max_producer_states);
         let bases = log.segment_base_offsets();
         let from = bases
             .len()
@@ -133,28 +136,37 @@ impl Partition {
         self.inner.lock().log.log_end_offset()
     }
 
-    /// Appends a produce request's record batches. Idempotent batches are checked against the
-    /// producer's sequence state under the same lock as the append, so check and write are one
-    /// step. A duplicate is answered with its original base offset and not written again.
+    /// Appends the one record batch a produce request carries for this partition.
+    ///
+    /// The batch is validated first (Kafka's produce-time checks, walking every record), with
+    /// the partition unlocked: decompression can take a while and must not hold up other
+    /// producers of this partition. The idempotence check and the write then happen under one
+    /// lock, so they are one step. A duplicate is answered with its original base offset and
+    /// not written again. Does disk I/O: call from the blocking pool.
     pub fn append(&self, records: &[u8], now_ms: i64) -> BrokerResult<Appended> {
-        let batches = split_batches(records).map_err(runnel_log::LogError::from)?;
-        let Some((first, _)) = batches.first() else {
-            return Err(BrokerError::InvalidRequest(
-                "produce request without record batches".into(),
-            ));
+        let config = self.inner.lock().log.config().clone();
+        let topic_partition = format!("{}-{}", self.topic, self.index);
+        let rules = ValidationRules {
+            topic_partition: &topic_partition,
+            compacted: config.cleanup_policy.compact,
+            max_message_bytes: config.max_message_bytes,
+            timestamp_type: config.timestamp_type,
+            timestamp_before_max_ms: config.timestamp_before_max_ms,
+            timestamp_after_max_ms: config.timestamp_after_max_ms,
+            now_ms,
+            limits: ReadLimits::for_batch_limit(config.max_message_bytes),
         };
-        if first.is_transactional() || first.is_control() {
+        let header = validate_produce(records, &rules)?;
+        if header.is_transactional() {
             return Err(BrokerError::TransactionsUnsupported);
         }
         let mut inner = self.inner.lock();
-        for (h, _) in &batches {
-            if let SequenceCheck::Duplicate(dup) = inner.producers.check(h)? {
-                return Ok(Appended {
-                    base_offset: dup.base_offset,
-                    log_append_time_ms: -1,
-                    log_start_offset: inner.log.log_start_offset(),
-                });
-            }
+        if let SequenceCheck::Duplicate(dup) = inner.producers.check(&header)? {
+            return Ok(Appended {
+                base_offset: dup.base_offset,
+                log_append_time_ms: -1,
+                log_start_offset: inner.log.log_start_offset(),
+            });
         }
         let info = inner.log.append(
             records,
@@ -163,11 +175,7 @@ impl Partition {
                 now_ms,
             },
         )?;
-        let mut offset = info.base_offset;
-        for (h, _) in &batches {
-            inner.producers.record(h, offset, now_ms);
-            offset += h.last_offset_delta as i64 + 1;
-        }
+        inner.producers.record(&header, info.base_offset, now_ms);
         // Single node: the in-sync replica set is this broker, so the HW follows the LEO.
         self.high_watermark
             .store(inner.log.log_end_offset(), Ordering::Release);
@@ -203,17 +211,55 @@ impl Partition {
         })
     }
 
-    /// Runs `f` with the log locked (for admin operations and background work).
+    /// Runs `f` with the log locked (for admin operations and background work). Segment files
+    /// that `f` took out of the log are deleted after the lock is released.
     pub fn with_log<T>(&self, f: impl FnOnce(&mut Log) -> T) -> T {
-        let mut inner = self.inner.lock();
-        let out = f(&mut inner.log);
-        self.log_start_offset
-            .store(inner.log.log_start_offset(), Ordering::Release);
-        let leo = inner.log.log_end_offset();
-        if self.high_watermark() > leo {
-            self.high_watermark.store(leo, Ordering::Release);
+        let (out, removed) = {
+            let mut inner = self.inner.lock();
+            let out = f(&mut inner.log);
+            self.log_start_offset
+                .store(inner.log.log_start_offset(), Ordering::Release);
+            let leo = inner.log.log_end_offset();
+            if self.high_watermark() > leo {
+                self.high_watermark.store(leo, Ordering::Release);
+            }
+            (out, inner.log.take_removed())
+        };
+        if let Err(e) = removed.delete() {
+            tracing::warn!(topic = %self.topic, partition = self.index, error = %e,
+                "deleting removed segment files failed; the next start-up deletes them");
         }
         out
+    }
+
+    /// Fsyncs the log if `flush.ms` has passed since its oldest unflushed append. The fsyncs
+    /// run without the partition lock, so appends and fetches go on meanwhile.
+    pub fn flush_if_due(&self, now_ms: i64) -> Result<(), runnel_log::LogError> {
+        let Some(job) = self.inner.lock().log.begin_flush_if_due(now_ms) else {
+            return Ok(());
+        };
+        let outcome = job.run();
+        self.inner.lock().log.finish_flush(job, &outcome);
+        Ok(outcome?)
+    }
+
+    /// One compaction pass if the dirty ratio calls for it. The key map and the rewritten
+    /// segments are built without the partition lock; only the plan and the swap take it.
+    pub fn compact(
+        &self,
+        now_ms: i64,
+        budget: runnel_log::CleanerBudget,
+    ) -> Result<bool, runnel_log::LogError> {
+        let Some(job) = self.inner.lock().log.plan_compaction(now_ms)? else {
+            return Ok(false);
+        };
+        let out = job.run(budget)?;
+        self.with_log(|log| log.finish_compaction(out))
+    }
+
+    /// Idempotent producers this partition remembers.
+    pub fn producer_count(&self) -> usize {
+        self.inner.lock().producers.len()
     }
 
     /// Drops idle producers' state.

@@ -28,7 +28,30 @@ pub struct TestBroker {
 impl TestBroker {
     /// Starts a broker on `127.0.0.1:0` with a fresh log dir and these extra settings.
     pub async fn start(settings: &[(&str, &str)]) -> TestBroker {
-        let dir = tempfile::tempdir().expect("tempdir");
+        TestBroker::start_in(tempfile::tempdir().expect("tempdir"), settings).await
+    }
+
+    /// Stops the broker, then starts a new one on the same log dir (a clean restart).
+    pub async fn restart(self, settings: &[(&str, &str)]) -> TestBroker {
+        let dir = self.dir;
+        self.handle.shutdown().await;
+        TestBroker::start_in(dir, settings).await
+    }
+
+    /// Stops the broker, runs `f` on its log dir (to plant bytes an older broker could have
+    /// written), then starts a new one there.
+    pub async fn restart_after(
+        self,
+        settings: &[(&str, &str)],
+        f: impl FnOnce(&std::path::Path),
+    ) -> TestBroker {
+        let dir = self.dir;
+        self.handle.shutdown().await;
+        f(dir.path());
+        TestBroker::start_in(dir, settings).await
+    }
+
+    async fn start_in(dir: TempDir, settings: &[(&str, &str)]) -> TestBroker {
         let log_dirs = dir.path().to_str().unwrap().to_string();
         let mut pairs: Vec<(&str, &str)> = vec![
             ("listeners", "PLAINTEXT://127.0.0.1:0"),
@@ -399,4 +422,67 @@ impl RawClient {
         let mut resp = self.send(&req, 7).await;
         resp.topics.remove(0).partitions.remove(0)
     }
+}
+
+/// Splitting a request into write and read, so a test can act while the broker holds it.
+impl RawClient {
+    /// Writes a request without waiting for its response; returns its correlation id.
+    pub async fn send_only<R: Request>(&mut self, req: &R, version: i16) -> i32 {
+        let (correlation_id, frame) = self.frame(req, version);
+        self.write_raw(&frame).await;
+        correlation_id
+    }
+
+    /// Reads and decodes the response to a request written with [`RawClient::send_only`].
+    pub async fn receive<R: Request>(&mut self, correlation_id: i32, version: i16) -> R::Response {
+        let mut resp = self
+            .read_frame()
+            .await
+            .expect("the broker closed the connection");
+        decode_response::<R::Response>(&mut resp, correlation_id, version)
+    }
+
+    /// Waits until the broker has read every byte written on this connection: nothing is left
+    /// in this socket's send queue or in the broker's receive queue (`/proc/net/tcp`). After
+    /// [`RawClient::send_only`] the request is then in the broker's hands, not in the kernel's.
+    pub async fn wait_until_broker_has_read(&self) {
+        let local = self.stream.local_addr().expect("local address").port();
+        let broker = self.stream.peer_addr().expect("peer address").port();
+        let deadline = std::time::Instant::now() + IO_TIMEOUT;
+        loop {
+            let ours = tcp_queues_bytes(local, broker);
+            let theirs = tcp_queues_bytes(broker, local);
+            if matches!((ours, theirs), (Some((0, _)), Some((_, 0)))) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the broker never read the request: (tx, rx) ours {ours:?}, broker's {theirs:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// `(tx_queue, rx_queue)` in bytes of the IPv4 TCP socket from `local_port` to `remote_port`,
+/// from `/proc/net/tcp` (both ends of a loopback connection are listed there).
+fn tcp_queues_bytes(local_port: u16, remote_port: u16) -> Option<(u64, u64)> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
+    let port = |addr: &str| {
+        addr.rsplit(':')
+            .next()
+            .and_then(|p| u16::from_str_radix(p, 16).ok())
+    };
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (local, remote, queues) = (fields.get(1)?, fields.get(2)?, fields.get(4)?);
+        if port(local)? != local_port || port(remote)? != remote_port {
+            return None;
+        }
+        let (tx, rx) = queues.split_once(':')?;
+        Some((
+            u64::from_str_radix(tx, 16).ok()?,
+            u64::from_str_radix(rx, 16).ok()?,
+        ))
+    })
 }
