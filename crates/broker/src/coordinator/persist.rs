@@ -23,7 +23,10 @@ impl GroupCoordinator {
                 producer_epoch: -1,
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
-                sequence: -1,
+                // The encoder starts a new batch wherever `offset - sequence` changes, and the
+                // log takes one batch per append: with no producer the sequence runs from -1,
+                // so the batch's base sequence stays -1 and every record lands in one batch.
+                sequence: i as i32 - 1,
                 timestamp: now,
                 key: Some(k.clone()),
                 value: v.clone(),
