@@ -114,16 +114,21 @@ def _cds_opts(may_dump: bool) -> list[str]:
     return [f"-XX:ArchiveClassesAtExit={path}.{os.getpid()}.tmp"]
 
 
-def java_cmd(main: str, *args: str, extra_classpath: str | None = None, may_dump: bool = False) -> list[str]:
-    # Kafka's jars first, so that one archive serves the tools and the Java driver alike.
-    cp = str(kafka_libs() / "*") + (os.pathsep + extra_classpath if extra_classpath else "")
+def java_cmd(main: str, *args: str, may_dump: bool = False) -> list[str]:
+    # One classpath for the tools and the Java driver (its classes are in the default package,
+    # beside nothing of Kafka's), so that one class archive serves both: CDS maps an archive
+    # only into a JVM whose classpath starts with the one it was dumped with.
+    cp = f"{kafka_libs() / '*'}{os.pathsep}{driver_classes()}"
     return [_java_bin("java"), *JVM_OPTS, *_cds_opts(may_dump), f"-Dlog4j2.configurationFile={log4j_config()}",
             "-cp", cp, main, *args]
 
 
 def run_tool(cls: str, *args: str, input: str | None = None, timeout: float = 90.0) -> subprocess.CompletedProcess:
     """One of Kafka's tools (e.g. org.apache.kafka.tools.TopicCommand), as its bin/ script runs it."""
-    cmd = java_cmd(cls, *args, may_dump=True)
+    return _run_java(java_cmd(cls, *args, may_dump=True), input, timeout)
+
+
+def _run_java(cmd: list[str], input: str | None, timeout: float) -> subprocess.CompletedProcess:
     r = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
     dumped = next((Path(a.split("=", 1)[1]) for a in cmd if a.startswith("-XX:ArchiveClassesAtExit=")), None)
     if dumped is not None and dumped.exists():
@@ -152,19 +157,19 @@ def driver_classes() -> Path:
     return out / "classes"
 
 
-def driver_cmd(*args: str) -> list[str]:
-    return java_cmd("Driver", *args, extra_classpath=str(driver_classes()))
+def driver_cmd(*args: str, may_dump: bool = False) -> list[str]:
+    return java_cmd("Driver", *args, may_dump=may_dump)
 
 
 def run_json(cmd: list[str], timeout: float = 120.0, input: str | None = None) -> tuple[int, list[dict], str]:
     """Run a driver to completion: (exit code, its JSON lines, stderr)."""
-    r = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+    r = _run_java(cmd, input, timeout)
     lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
     return r.returncode, lines, r.stderr
 
 
 def run_driver(*args: str, timeout: float = 120.0) -> list[dict]:
-    rc, lines, err = run_json(driver_cmd(*args), timeout)
+    rc, lines, err = run_json(driver_cmd(*args, may_dump=True), timeout)
     assert rc == 0, f"java driver {args[0]} exited {rc}\n{err[-4000:]}"
     return lines
 
