@@ -176,7 +176,7 @@ func group(bootstrap, groupID, topic, balancerName string) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.ConsumerGroup(groupID), kgo.ConsumeTopics(topic),
 		kgo.Balancers(balancer(balancerName)), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.SessionTimeout(10*time.Second), kgo.HeartbeatInterval(500*time.Millisecond),
-		kgo.MetadataMaxAge(2*time.Second), kgo.DisableAutoCommit(),
+		kgo.MetadataMaxAge(2*time.Second), kgo.MetadataMinAge(250*time.Millisecond), kgo.DisableAutoCommit(),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			mu.Lock()
 			defer mu.Unlock()
