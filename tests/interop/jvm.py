@@ -98,7 +98,11 @@ _archive_dumping = False
 
 
 def _archive() -> Path:
-    return CACHE / f"kafka-{kafka_libs().parent.name}.jsa"
+    """Named after the Kafka version and the driver build: the JVM refuses an archive whose
+    classpath entries changed since it was dumped (and the driver's directory is on it)."""
+    driver_classes()
+    stamp = (CACHE / "java-driver" / ".stamp").read_text()[:12]
+    return CACHE / f"kafka-{kafka_libs().parent.name}-{stamp}.jsa"
 
 
 def _cds_opts(may_dump: bool) -> list[str]:
@@ -133,6 +137,9 @@ def _run_java(cmd: list[str], input: str | None, timeout: float) -> subprocess.C
     dumped = next((Path(a.split("=", 1)[1]) for a in cmd if a.startswith("-XX:ArchiveClassesAtExit=")), None)
     if dumped is not None and dumped.exists():
         dumped.replace(_archive())  # whole, or not at all, for the JVMs that map it
+        for old in CACHE.glob("kafka-*.jsa"):
+            if old != _archive():
+                old.unlink(missing_ok=True)
     return r
 
 
