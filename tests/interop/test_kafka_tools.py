@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 import pytest
 from confluent_kafka import TopicPartition
 
-from helpers import admin, consumer, create_topic, produce_and_wait, producer, topic_name
+from helpers import admin, consumer, create_topic, produce_and_wait, producer, topic_name, wait_for_partitions
 from jvm import run_tool
 
 FAST = {"group.initial.rebalance.delay.ms": "0"}
@@ -56,6 +56,22 @@ def rows(out: str) -> list[list[str]]:
     return [l for l in lines if l[0] != "GROUP"]
 
 
+def wait_topic_config(bootstrap: str, topic: str, key: str, value: str | None, timeout: float = 15.0) -> None:
+    """Until the broker shows `key` as set to `value` (None: back at its default). Kafka applies
+    config changes through its metadata log, a moment after the admin call returns."""
+    from confluent_kafka.admin import ConfigResource, ConfigSource, ResourceType
+    a = admin(bootstrap)
+    r = ConfigResource(ResourceType.TOPIC, topic)
+    deadline = time.monotonic() + timeout
+    while True:
+        e = a.describe_configs([r], request_timeout=10)[r].result(timeout=15)[key]
+        dynamic = ConfigSource(e.source) == ConfigSource.DYNAMIC_TOPIC_CONFIG
+        if (value is None and not dynamic) or (dynamic and e.value == value):
+            return
+        assert time.monotonic() < deadline, f"{topic} {key}={e.value} ({e.source}), wanted {value}"
+        time.sleep(0.1)
+
+
 def wait_gone(bootstrap: str, topic: str, timeout: float = 15.0) -> None:
     a = admin(bootstrap)
     deadline = time.monotonic() + timeout
@@ -74,6 +90,7 @@ def test_kafka_topics_creates_lists_alters_describes_and_deletes_a_topic(broker)
     assert f"Error while executing topic command : Topic '{t}' already exists." in r.stdout
     assert t in tool(broker, "kafka-topics", "--list").stdout.split()
     tool(broker, "kafka-topics", "--alter", "--topic", t, "--partitions", "5")
+    wait_for_partitions(admin(broker.bootstrap), t, 5)
 
     out = tool(broker, "kafka-topics", "--describe", "--topic", t).stdout.splitlines()
     head = re.fullmatch(rf"Topic: {t}\tTopicId: (\S{{22}})\tPartitionCount: 5\tReplicationFactor: 1\tConfigs: (\S*)",
@@ -110,6 +127,8 @@ def test_kafka_configs_describes_and_alters_topic_configs(broker):
     r = tool(broker, "kafka-configs", *args, "--alter", "--add-config", "cleanup.policy=[compact,delete],max.message.bytes=2000000")
     assert r.stdout.strip() == f"Completed updating config for topic {t}."
     tool(broker, "kafka-configs", *args, "--alter", "--delete-config", "retention.ms")
+    wait_topic_config(broker.bootstrap, t, "max.message.bytes", "2000000")
+    wait_topic_config(broker.bootstrap, t, "retention.ms", None)
     out = tool(broker, "kafka-configs", *args, "--describe").stdout.splitlines()
     assert out == [
         f"Dynamic configs for topic {t} are:",
@@ -162,6 +181,12 @@ def test_kafka_configs_alters_broker_configs_per_broker_and_as_cluster_default(b
         assert r.stdout.strip() == "Completed updating config for broker 1."
         r = tool(broker, "kafka-configs", *default, "--alter", "--add-config", "log.retention.ms=86400000")
         assert r.stdout.strip() == "Completed updating default config for brokers in the cluster."
+        from conftest import _describe_broker
+        deadline = time.monotonic() + 15  # Kafka applies them through its metadata log
+        while not (_describe_broker(broker.bootstrap)["log.cleaner.threads"].value == "2"
+                   and _describe_broker(broker.bootstrap)["log.retention.ms"].value == "86400000"):
+            assert time.monotonic() < deadline, "broker configs not in force after 15 s"
+            time.sleep(0.1)
         out = tool(broker, "kafka-configs", *one, "--describe").stdout.splitlines()
         assert ("  log.cleaner.threads=2 sensitive=false synonyms={DYNAMIC_BROKER_CONFIG:log.cleaner.threads=2, "
                 "DEFAULT_CONFIG:log.cleaner.threads=1}") in out, out

@@ -1,6 +1,5 @@
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -23,7 +22,6 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.RecordsToDelete;
 import org.apache.kafka.clients.admin.TopicDescription;
-import org.apache.kafka.clients.admin.TopicListing;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -56,6 +54,23 @@ final class AdminOps {
         return admin.describeConfigs(List.of(r)).all().get().get(r);
     }
 
+    /**
+     * Kafka applies admin changes through its metadata log: a broker shows them a moment after
+     * the call returns. Reads until `ok` holds (or 15 s pass) and returns the last read.
+     */
+    static <T> T until(Callable<T> read, java.util.function.Predicate<T> ok) throws Exception {
+        long deadline = System.currentTimeMillis() + 15_000;
+        while (true) {
+            try {
+                T last = read.call();
+                if (ok.test(last) || System.currentTimeMillis() >= deadline) return last;
+            } catch (Exception e) {
+                if (System.currentTimeMillis() >= deadline) throw e;
+            }
+            Thread.sleep(100);
+        }
+    }
+
     static void run(String[] a) throws Exception {
         String bootstrap = a[0], topic = a[1], group = a[2];
         Properties p = new Properties();
@@ -85,11 +100,11 @@ final class AdminOps {
                 return Driver.obj("ok", true, "listed", admin.listTopics().names().get().contains(other));
             });
             step("list_topics", () -> {
-                Collection<TopicListing> ls = admin.listTopics().listings().get();
-                boolean found = ls.stream().anyMatch(l -> l.name().equals(topic) && !l.isInternal());
+                boolean found = until(() -> admin.listTopics().listings().get().stream()
+                        .anyMatch(l -> l.name().equals(topic) && !l.isInternal()), f -> f);
                 return Driver.obj("found", found);
             });
-            step("describe_topic", () -> describe(admin, topic));
+            step("describe_topic", () -> until(() -> describe(admin, topic), d -> true));
             step("describe_topic_config", () -> {
                 Config c = configs(admin, topicRes);
                 return Driver.obj("retention.ms", entry(c.get("retention.ms")), "cleanup.policy", entry(c.get("cleanup.policy")));
@@ -104,12 +119,12 @@ final class AdminOps {
                         new AlterConfigOp(new ConfigEntry("retention.ms", "7200000"), AlterConfigOp.OpType.SET),
                         new AlterConfigOp(new ConfigEntry("cleanup.policy", "compact"), AlterConfigOp.OpType.APPEND));
                 admin.incrementalAlterConfigs(Map.of(topicRes, ops)).all().get();
-                Config c = configs(admin, topicRes);
+                Config c = until(() -> configs(admin, topicRes), x -> "7200000".equals(x.get("retention.ms").value()));
                 return Driver.obj("retention.ms", entry(c.get("retention.ms")), "cleanup.policy", entry(c.get("cleanup.policy")));
             });
             step("create_partitions", () -> {
                 admin.createPartitions(Map.of(topic, NewPartitions.increaseTo(5))).all().get();
-                return describe(admin, topic);
+                return until(() -> describe(admin, topic), d -> ((Map<?, ?>) d.get("partitions")).size() == 5);
             });
             long base = System.currentTimeMillis() - 100_000;
             step("produce", () -> {

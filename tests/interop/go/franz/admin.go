@@ -3,12 +3,22 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func strp(s string) *string { return &s }
+
+// until re-reads until ok holds or 15 s pass: Kafka applies admin changes through its metadata
+// log, so a broker shows them a moment after the call returns.
+func until(ok func() bool) {
+	deadline := time.Now().Add(15 * time.Second)
+	for !ok() && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+}
 
 func configValue(rc kadm.ResourceConfigs, key string) map[string]any {
 	for _, r := range rc {
@@ -80,12 +90,18 @@ func admin(ctx context.Context, bootstrap, topic, groupID string) {
 	if len(ar) > 0 {
 		alterErr = errText(ar[0].Err)
 	}
-	rc, _ = adm.DescribeTopicConfigs(ctx, topic)
+	until(func() bool {
+		rc, _ = adm.DescribeTopicConfigs(ctx, topic)
+		return configValue(rc, "retention.ms")["value"] == "7200000"
+	})
 	emit(map[string]any{"step": "alter_configs", "error": errText(err), "resource_error": alterErr,
 		"retention.ms": configValue(rc, "retention.ms")})
 
 	pr, err := adm.CreatePartitions(ctx, 2, topic)
-	td, _ = adm.ListTopics(ctx, topic)
+	until(func() bool {
+		td, _ = adm.ListTopics(ctx, topic)
+		return len(td[topic].Partitions) == 5
+	})
 	emit(map[string]any{"step": "create_partitions", "error": errText(err), "topic_error": errText(pr[topic].Err),
 		"topic": partitionsOf(td, topic)})
 
@@ -131,7 +147,11 @@ func admin(ctx context.Context, bootstrap, topic, groupID string) {
 		"group_error": errText(dg[groupID].Err)})
 
 	dgr, err := adm.DeleteGroups(ctx, groupID)
-	lg, _ = adm.ListGroups(ctx)
+	until(func() bool {
+		lg, _ = adm.ListGroups(ctx)
+		_, ok := lg[groupID]
+		return !ok
+	})
 	emit(map[string]any{"step": "delete_group", "error": errText(err), "group_error": errText(dgr[groupID].Err),
 		"listed": func() bool { _, ok := lg[groupID]; return ok }()})
 

@@ -1,10 +1,21 @@
 package main
 
 import (
+	"time"
+
 	"github.com/IBM/sarama"
 )
 
 func strp(s string) *string { return &s }
+
+// until re-reads until ok holds or 15 s pass: Kafka applies admin changes through its metadata
+// log, so a broker shows them a moment after the call returns.
+func until(ok func() bool) {
+	deadline := time.Now().Add(15 * time.Second)
+	for !ok() && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+}
 
 // admin runs ClusterAdmin's operations in a fixed order, one JSON line per step.
 func admin(brokers []string, topic, groupID string) {
@@ -46,21 +57,27 @@ func admin(brokers []string, topic, groupID string) {
 
 	err = adm.IncrementalAlterConfig(sarama.TopicResource, topic, map[string]sarama.IncrementalAlterConfigsEntry{
 		"retention.ms": {Operation: sarama.IncrementalAlterConfigsOperationSet, Value: strp("5000000")}}, false)
-	entries, _ = adm.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic, ConfigNames: []string{"retention.ms"}})
 	retention := ""
-	for _, e := range entries {
-		if e.Name == "retention.ms" {
-			retention = e.Value
+	until(func() bool {
+		entries, _ = adm.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic, ConfigNames: []string{"retention.ms"}})
+		for _, e := range entries {
+			if e.Name == "retention.ms" {
+				retention = e.Value
+			}
 		}
-	}
+		return retention == "5000000"
+	})
 	emit(map[string]any{"step": "incremental_alter", "error": errText(err), "retention.ms": retention})
 
 	err = adm.CreatePartitions(topic, 4, nil, false)
-	md, _ = adm.DescribeTopics([]string{topic})
-	parts = -1
-	if len(md) == 1 {
-		parts = len(md[0].Partitions)
-	}
+	until(func() bool {
+		md, _ = adm.DescribeTopics([]string{topic})
+		parts = -1
+		if len(md) == 1 {
+			parts = len(md[0].Partitions)
+		}
+		return parts == 4
+	})
 	emit(map[string]any{"step": "create_partitions", "error": errText(err), "partitions": parts})
 	err = adm.CreatePartitions(topic, 3, nil, false)
 	emit(map[string]any{"step": "shrink_partitions", "error": errText(err)})
