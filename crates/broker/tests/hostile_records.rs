@@ -334,7 +334,7 @@ async fn keyless_records_on_a_compacted_topic_are_named_in_record_errors() {
         errors,
         vec![(
             1,
-            "Compacted topic cannot accept message without key in topic partition c-0.".to_string()
+            "Compacted topic cannot accept message without key in topic partition c-0".to_string()
         )]
     );
     let message = r.error_message.as_deref().unwrap_or_default().to_string();
@@ -401,6 +401,99 @@ async fn compression_bombs_are_refused_without_inflating_them_under_every_codec(
         let grown = rss_bytes().saturating_sub(before);
         assert!(grown < 32 << 20, "codec {codec}: RSS grew by {grown} bytes");
     }
+    others_still_round_trip(&broker, "bystander").await;
+    broker.shutdown().await;
+}
+
+/// Appends `batch` to a partition's log on disk as a broker before produce validation did.
+fn plant(log_dir: &std::path::Path, partition_dir: &str, batch: &[u8]) {
+    let mut log = runnel_log::Log::open(
+        log_dir.join(partition_dir),
+        runnel_log::LogConfig::default(),
+    )
+    .expect("open the stopped broker's log");
+    log.append(
+        batch,
+        runnel_log::AppendOptions {
+            leader_epoch: 0,
+            now_ms: common::now_ms(),
+        },
+    )
+    .expect("the log layer takes a structurally plausible header-only batch");
+    log.flush().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_only_batch_stored_before_validation_does_not_break_timestamp_lookups_after_restart(
+) {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = broker.client().await;
+    c.create_topic("old", 1, &[]).await;
+    assert_eq!(c.produce("old", 0, 1, simple_batch(2)).await.error_code, 0);
+    drop(c);
+    let broker = broker
+        .restart_after(&[], |dir| plant(dir, "old-0", &header_only_bomb()))
+        .await;
+    let mut c = broker.client().await;
+    let before = rss_bytes();
+    for round in 0..2 {
+        // By timestamp: 0 finds the first record; the poison's maxTimestamp is "now", so a
+        // lookup just below it must land on the poison batch without walking 2^31 records.
+        let first = c.list_offset("old", 0, 0).await;
+        assert_eq!((first.error_code, first.offset), (0, 0), "round {round}");
+        let late = c.list_offset("old", 0, common::now_ms() - 60_000).await;
+        assert_eq!(late.error_code, 0, "round {round}");
+        let max = c.list_offset("old", 0, -3).await;
+        assert_eq!(max.error_code, 0, "round {round}: max timestamp");
+    }
+    let grown = rss_bytes().saturating_sub(before);
+    assert!(grown < 16 << 20, "RSS grew by {grown} bytes");
+    others_still_round_trip(&broker, "bystander").await;
+    // And again after another restart: the pill is still there and still harmless.
+    let broker = broker.restart(&[]).await;
+    let mut c = broker.client().await;
+    assert_eq!(c.list_offset("old", 0, 0).await.error_code, 0);
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_only_batch_in_consumer_offsets_does_not_stop_groups_loading_after_restart() {
+    let broker = TestBroker::start(&[("offsets.topic.num.partitions", "1")]).await;
+    let mut c = broker.client().await;
+    c.create_topic("t", 1, &[]).await;
+    commit_offset(&broker, "g", "t", 7).await;
+    drop(c);
+    let broker = broker
+        .restart_after(&[("offsets.topic.num.partitions", "1")], |dir| {
+            plant(dir, "__consumer_offsets-0", &header_only_bomb())
+        })
+        .await;
+    // The commit made before the pill is still there once loading is done.
+    let mut c = broker.client().await;
+    use kafka_protocol::messages::offset_fetch_request::{
+        OffsetFetchRequestGroup, OffsetFetchRequestTopics,
+    };
+    use kafka_protocol::messages::{GroupId, OffsetFetchRequest};
+    let committed = loop {
+        let mut t = OffsetFetchRequestTopics::default();
+        t.name = common::topic_name("t");
+        t.partition_indexes = vec![0];
+        let mut g = OffsetFetchRequestGroup::default();
+        g.group_id = GroupId(common::sb("g"));
+        g.topics = Some(vec![t]);
+        let mut r = OffsetFetchRequest::default();
+        r.groups = vec![g];
+        let resp = c.send(&r, 8).await;
+        let group = &resp.groups[0];
+        if group.error_code == 14 {
+            continue; // COORDINATOR_LOAD_IN_PROGRESS: still replaying
+        }
+        assert_eq!(group.error_code, 0);
+        break group.topics[0].partitions[0].committed_offset;
+    };
+    assert_eq!(committed, 7);
+    // New commits land after the pill and survive the next restart too.
+    commit_offset(&broker, "g", "t", 9).await;
     others_still_round_trip(&broker, "bystander").await;
     broker.shutdown().await;
 }

@@ -22,7 +22,9 @@ pub mod error;
 pub mod log;
 pub mod validate;
 
-mod cleaner;
+pub mod cleaner;
+mod fault;
+pub mod flush;
 mod index;
 mod read;
 mod recovery;
@@ -30,8 +32,12 @@ mod region;
 mod retention;
 mod segment;
 mod segment_scan;
+mod truncate;
 
+pub use cleaner::{CleanerBudget, CompactionJob, CompactionOutput};
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use error::LogError;
+pub use flush::FlushJob;
 pub use log::{AppendInfo, AppendOptions, Log, ReadResult};
 pub use region::FileRegion;
+pub use truncate::Removed;

@@ -69,7 +69,11 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
     def("num.network.threads", Int, Some("3"), "Threads of the async runtime that serve connections."),
     def("num.io.threads", Int, Some("8"), "Threads for blocking disk work (fsync, segment deletion, compaction)."),
     def("background.threads", Int, Some("10"), "Partitions processed concurrently by background tasks."),
-    def("queued.max.requests", Int, Some("500"), "Requests read but not yet processed, across connections; when full, reading stops."),
+    def("queued.max.requests", Int, Some("500"), "Whole requests being processed, across connections; parked requests (long polls, group waits) hold none."),
+    def("queued.max.request.bytes", Long, Some("-1"), "Bytes of requests being read or processed, across connections; a body is read only when it fits. -1 = no limit."),
+    def("connections.max.idle.ms", Long, Some("600000"), "Close a connection with no request in progress and nothing read for this long; -1 = never."),
+    def("max.connections.per.ip", Int, Some("2147483647"), "Connections accepted from one IP address at once; more are closed on accept."),
+    def("max.connections.per.ip.overrides", ConfigType::String, Some(""), "Per-host limits overriding max.connections.per.ip: host:count,host2:count."),
     def("socket.send.buffer.bytes", Int, Some("102400"), "SO_SNDBUF of accepted sockets; -1 for the OS default."),
     def("socket.receive.buffer.bytes", Int, Some("102400"), "SO_RCVBUF of accepted sockets; -1 for the OS default."),
     def("socket.request.max.bytes", Int, Some("104857600"), "Largest request frame; a larger one closes the connection."),
@@ -96,6 +100,9 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
     def("log.cleaner.min.cleanable.ratio", Double, Some("0.5"), "Dirty ratio at which compaction runs."),
     def("log.cleaner.delete.retention.ms", Long, Some("86400000"), "How long compaction keeps tombstones."),
     def("log.cleaner.backoff.ms", Long, Some("15000"), "How often the cleaner looks for work."),
+    def("log.cleaner.dedupe.buffer.size", Long, Some("134217728"), "Memory for the compaction key maps, across all cleaner threads."),
+    def("log.cleaner.io.buffer.load.factor", Double, Some("0.9"), "How full a compaction key map may become."),
+    def("log.cleaner.threads", Int, Some("1"), "Partitions compacted at once."),
     def("log.message.timestamp.type", ConfigType::String, Some("CreateTime"), "CreateTime or LogAppendTime."),
     def("log.message.timestamp.before.max.ms", Long, Some("9223372036854775807"), "Most a CreateTime timestamp may lie in the past; older records are refused with INVALID_TIMESTAMP."),
     def("log.message.timestamp.after.max.ms", Long, Some("3600000"), "Most a CreateTime timestamp may lie in the future; later records are refused with INVALID_TIMESTAMP."),
@@ -111,6 +118,10 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
     def("group.max.size", Int, Some("2147483647"), "Most members in one consumer group."),
     def("transactional.id.expiration.ms", Int, Some("604800000"), "Unused: transactions are not supported."),
     def("producer.id.expiration.ms", Int, Some("86400000"), "How long idempotent producer state is kept without writes."),
+    def("runnel.max.groups", Int, Some("100000"), "Most consumer groups the coordinator holds (Runnel's limit)."),
+    def("runnel.max.group.members", Int, Some("100000"), "Most group members and pending member ids over all groups (Runnel's limit)."),
+    def("runnel.max.producer.states.per.partition", Int, Some("10000"), "Most idempotent producers remembered per partition; the least recently written is forgotten first (Runnel's limit)."),
+    def("runnel.max.partitions", Int, Some("100000"), "Most partitions the broker holds over all topics (Runnel's limit)."),
 ];
 
 pub fn find(name: &str) -> Option<&'static ConfigDef> {
