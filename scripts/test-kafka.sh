@@ -2,7 +2,7 @@
 # The interop suite (tests/interop) against a real Apache Kafka 4.x instead of Runnel, to show
 # that every test is right: one Kafka per pytest session, started from Maven Central jars
 # (scripts/kafka-ref.sh, cached in .cache/kafka-ref). Tests marked runnel_only are skipped.
-# Needs Java 17+ and Maven. The runnel binary is still built: several tests drive Kafka with
+# Needs Java 17+, Maven and Go. The runnel binary is still built: several tests drive Kafka with
 # Runnel's own client (`runnel` tool, examples/group_member).
 # Extra arguments go to pytest, e.g. scripts/test-kafka.sh -k admin -x
 set -euo pipefail
@@ -38,8 +38,8 @@ if ! command -v kcat >/dev/null 2>&1; then
     fi
 fi
 
-echo "==> Kafka jars (scripts/kafka-ref.sh install)"
-"$VENV/bin/python" tests/interop/kafka_ref.py install
+echo "==> Kafka jars, Java and Go drivers (tests/interop/jvm.py install)"
+"$VENV/bin/python" tests/interop/jvm.py install
 
 export RUNNEL_BIN="${RUNNEL_BIN:-$ROOT/target/release/runnel}"
 echo "==> pytest tests/interop --broker kafka"

@@ -43,6 +43,11 @@ if ! command -v kcat >/dev/null 2>&1; then
     fi
 fi
 
+# Kafka's jars (its tools and the Java client), the compiled Java driver and the Go drivers,
+# all cached under .cache/ (idempotent; a second run only checks stamps).
+echo "==> Kafka jars, Java and Go drivers (tests/interop/jvm.py install)"
+"$VENV/bin/python" tests/interop/jvm.py install
+
 export RUNNEL_BIN="${RUNNEL_BIN:-$ROOT/target/release/runnel}"
 echo "==> pytest tests/interop (RUNNEL_BIN=$RUNNEL_BIN)"
 if [ "${RUNNEL_INTEROP_KAFKA:-0}" = "1" ]; then

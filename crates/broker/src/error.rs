@@ -17,7 +17,7 @@ pub enum BrokerError {
     UnknownTopicId,
     #[error("invalid topic: {0}")]
     InvalidTopic(String),
-    #[error("topic '{0}' already exists")]
+    #[error("Topic '{0}' already exists.")]
     TopicAlreadyExists(String),
     #[error("{0}")]
     InvalidPartitions(String),

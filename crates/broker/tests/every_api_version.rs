@@ -63,6 +63,7 @@ fn check(api: ApiKey, version: i16, buf: Bytes) {
         ApiKey::CreatePartitions => d!(CreatePartitionsResponse),
         ApiKey::DeleteRecords => d!(DeleteRecordsResponse),
         ApiKey::DescribeCluster => d!(DescribeClusterResponse),
+        ApiKey::DescribeLogDirs => d!(DescribeLogDirsResponse),
         ApiKey::FindCoordinator => d!(FindCoordinatorResponse),
         ApiKey::JoinGroup => d!(JoinGroupResponse),
         ApiKey::SyncGroup => d!(SyncGroupResponse),

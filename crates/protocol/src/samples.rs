@@ -115,6 +115,14 @@ pub fn sample_request_body(api: ApiKey, version: i16) -> Vec<u8> {
             enc(&r, version)
         }
         ApiKey::DescribeCluster => enc(&DescribeClusterRequest::default(), version),
+        ApiKey::DescribeLogDirs => {
+            let mut t = describe_log_dirs_request::DescribableLogDirTopic::default();
+            t.topic = name();
+            t.partitions = vec![0];
+            let mut r = DescribeLogDirsRequest::default();
+            r.topics = Some(vec![t]);
+            enc(&r, version)
+        }
         ApiKey::FindCoordinator => {
             let mut r = FindCoordinatorRequest::default();
             if version >= 4 {

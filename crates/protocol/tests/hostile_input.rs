@@ -100,6 +100,7 @@ fn decode_as(api: ApiKey, version: i16, body: &[u8]) -> bool {
         ApiKey::CreatePartitions => try_decode!(CreatePartitionsRequest),
         ApiKey::DeleteRecords => try_decode!(DeleteRecordsRequest),
         ApiKey::DescribeCluster => try_decode!(DescribeClusterRequest),
+        ApiKey::DescribeLogDirs => try_decode!(DescribeLogDirsRequest),
         ApiKey::FindCoordinator => try_decode!(FindCoordinatorRequest),
         ApiKey::JoinGroup => try_decode!(JoinGroupRequest),
         ApiKey::SyncGroup => try_decode!(SyncGroupRequest),

@@ -16,6 +16,7 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
+mod describe_log_dirs;
 mod fetch;
 mod find_coordinator;
 mod heartbeat;
@@ -122,6 +123,7 @@ pub async fn handle(
         ApiKey::CreatePartitions => dispatch!(create_partitions, CreatePartitionsRequest),
         ApiKey::DeleteRecords => dispatch!(delete_records, DeleteRecordsRequest),
         ApiKey::DescribeCluster => dispatch!(describe_cluster, DescribeClusterRequest),
+        ApiKey::DescribeLogDirs => dispatch!(describe_log_dirs, DescribeLogDirsRequest),
         other => {
             return Err(HandleError::UnsupportedVersion {
                 api: other,
