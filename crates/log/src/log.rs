@@ -15,6 +15,7 @@
 //! cleaner position) and compaction swaps are always fsynced and renamed into place.
 
 use crate::batch::{self, BatchError, HEADER_SIZE_BYTES};
+use crate::lifecycle::RetiredFiles;
 use crate::recovery::{self, CLEANER_CHECKPOINT_FILE, LOG_START_FILE};
 use crate::segment::{PendingEntries, Segment};
 use crate::{LogConfig, LogError, TimestampType};
@@ -67,6 +68,10 @@ pub struct Log {
     index_scratch: Vec<u8>,
     unflushed_messages: i64,
     oldest_unflushed_ms: Option<i64>,
+    /// `segment.jitter.ms` drawn for the active segment.
+    pub(crate) roll_jitter_ms: i64,
+    /// Deleted segments' files waiting for `file.delete.delay.ms`.
+    pub(crate) retired: RetiredFiles,
 }
 
 impl Log {
@@ -74,7 +79,7 @@ impl Log {
     pub fn open(dir: impl Into<PathBuf>, config: LogConfig) -> Result<Log, LogError> {
         let dir = dir.into();
         let loaded = recovery::load(&dir, &config)?;
-        Ok(Log {
+        let mut log = Log {
             dir,
             config,
             segments: loaded.segments,
@@ -85,7 +90,11 @@ impl Log {
             index_scratch: Vec::new(),
             unflushed_messages: 0,
             oldest_unflushed_ms: None,
-        })
+            roll_jitter_ms: 0,
+            retired: RetiredFiles::default(),
+        };
+        log.started_segment();
+        Ok(log)
     }
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -229,7 +238,7 @@ impl Log {
             || seg.size_bytes + size_bytes > u32::MAX as u64;
         let offsets_overflow =
             seg.next_offset + offsets_needed - 1 - seg.base_offset > u32::MAX as i64;
-        if too_big || offsets_overflow || self.roll_is_due(now_ms) {
+        if too_big || offsets_overflow || self.index_full() || self.roll_is_due(now_ms) {
             self.roll()?;
         }
         Ok(())
@@ -238,9 +247,9 @@ impl Log {
     pub(crate) fn roll_is_due(&self, now_ms: i64) -> bool {
         let seg = self.active();
         !seg.is_empty()
-            && seg
-                .first_append_ms
-                .is_some_and(|t| now_ms.saturating_sub(t) > self.config.segment_ms)
+            && seg.first_append_ms.is_some_and(|t| {
+                now_ms.saturating_sub(t) > self.config.segment_ms - self.roll_jitter_ms
+            })
     }
 
     /// Starts a new active segment at the log end offset. The old one is not fsynced here (that
@@ -253,6 +262,7 @@ impl Log {
         let seg = Segment::create(&self.dir, base)?;
         tracing::debug!(dir = %self.dir.display(), base_offset = base, "rolled new segment");
         self.segments.push(seg);
+        self.started_segment();
         Ok(())
     }
 

@@ -17,6 +17,7 @@
 //!   are leftovers of an interrupted replacement whose original is still intact, so they are
 //!   deleted.
 
+use crate::lifecycle::DELETED_SUFFIX;
 use crate::segment::{Segment, CLEANED_SUFFIX, INDEX_EXT, LOG_EXT, TIME_INDEX_EXT};
 use crate::LogConfig;
 use std::fs::{self, File};
@@ -55,6 +56,9 @@ pub(crate) fn load(dir: &Path, config: &LogConfig) -> io::Result<Loaded> {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.ends_with(CLEANED_SUFFIX) || name.ends_with(TMP_SUFFIX) {
             tracing::warn!(file = %entry.path().display(), "deleting leftover of an interrupted write");
+            fs::remove_file(entry.path())?;
+        } else if name.ends_with(DELETED_SUFFIX) {
+            // A deleted segment still waiting for file.delete.delay.ms when the broker stopped.
             fs::remove_file(entry.path())?;
         } else if let Some(base) = parse_segment_name(&name, LOG_EXT) {
             bases.push(base);

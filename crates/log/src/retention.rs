@@ -89,9 +89,10 @@ impl Log {
             recovery::write_offset_file(self.dir(), LOG_START_FILE, new_start)?;
             self.log_start_offset = new_start;
         }
-        for seg in self.segments.drain(..count) {
+        let doomed: Vec<_> = self.segments.drain(..count).collect();
+        for seg in doomed {
             tracing::info!(segment = %seg.log_path().display(), "deleting segment below the log start offset");
-            seg.delete_files()?;
+            self.retire_segment(seg)?;
         }
         Ok(())
     }

@@ -50,6 +50,7 @@ pub async fn handle(
                                     c.value = e.value.map(str_bytes);
                                     c.read_only = e.read_only;
                                     c.config_source = e.source as i8;
+                                    c.is_sensitive = e.sensitive;
                                     c
                                 })
                                 .collect(),

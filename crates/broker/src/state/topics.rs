@@ -43,7 +43,8 @@ struct TopicFile {
 pub struct TopicRegistry {
     log_dirs: Vec<PathBuf>,
     meta_dir: PathBuf,
-    pub defaults: TopicDefaults,
+    /// The broker-level defaults; replaced when a dynamic broker config changes.
+    defaults: RwLock<Arc<TopicDefaults>>,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     /// Serialises create/delete/alter so two admin requests cannot interleave on one topic.
     admin: Mutex<()>,
@@ -89,7 +90,7 @@ impl TopicRegistry {
         let registry = TopicRegistry {
             log_dirs,
             meta_dir,
-            defaults,
+            defaults: RwLock::new(Arc::new(defaults)),
             topics: RwLock::new(HashMap::new()),
             admin: Mutex::new(()),
         };
@@ -100,7 +101,7 @@ impl TopicRegistry {
             }
             let file: TopicFile = serde_json::from_slice(&std::fs::read(&path)?)
                 .map_err(|e| anyhow::anyhow!("corrupt topic file {}: {e}", path.display()))?;
-            let config = registry.defaults.log_config(&file.overrides)?;
+            let config = registry.defaults().log_config(&file.overrides)?;
             let mut partitions = Vec::with_capacity(file.partitions as usize);
             for p in 0..file.partitions {
                 let dir = registry.partition_dir(&file.name, p);
@@ -122,6 +123,37 @@ impl TopicRegistry {
             registry.topics.write().insert(file.name, Arc::new(topic));
         }
         Ok(registry)
+    }
+
+    /// The broker-level defaults topics inherit now.
+    pub fn defaults(&self) -> Arc<TopicDefaults> {
+        self.defaults.read().clone()
+    }
+
+    /// Replaces the broker-level defaults (a dynamic broker config changed) and applies the
+    /// result to every topic's logs. Nothing changes unless every topic's settings convert and
+    /// `commit` (which persists the change) succeeds; admin changes wait meanwhile.
+    pub fn change_defaults(
+        &self,
+        defaults: TopicDefaults,
+        commit: impl FnOnce() -> BrokerResult<()>,
+    ) -> BrokerResult<()> {
+        let _guard = self.admin.lock();
+        let mut configs = Vec::new();
+        for topic in self.list() {
+            let config = defaults
+                .log_config(&topic.overrides)
+                .map_err(|e| BrokerError::InvalidRequest(format!("topic {}: {e}", topic.name)))?;
+            configs.push((topic, config));
+        }
+        commit()?;
+        *self.defaults.write() = Arc::new(defaults);
+        for (topic, config) in configs {
+            for p in &topic.partitions {
+                p.with_log(|log| log.set_config(config.clone()));
+            }
+        }
+        Ok(())
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
@@ -206,7 +238,7 @@ impl TopicRegistry {
                 "number of partitions {partitions} must be between 1 and {MAX_PARTITIONS_PER_TOPIC}"
             )));
         }
-        validate_overrides(&self.defaults, overrides)
+        validate_overrides(&self.defaults(), overrides)
             .map_err(|e| BrokerError::InvalidConfig(e.to_string()))
     }
 
@@ -221,7 +253,7 @@ impl TopicRegistry {
         let _guard = self.admin.lock();
         self.check_create(name, partitions, &overrides)?;
         let config = self
-            .defaults
+            .defaults()
             .log_config(&overrides)
             .map_err(|e| BrokerError::InvalidConfig(e.to_string()))?;
         let mut parts = Vec::with_capacity(partitions as usize);
@@ -302,7 +334,7 @@ impl TopicRegistry {
             return Ok(());
         }
         let config = self
-            .defaults
+            .defaults()
             .log_config(&topic.overrides)
             .map_err(|e| BrokerError::InvalidConfig(e.to_string()))?;
         let mut partitions = topic.partitions.clone();
@@ -337,13 +369,13 @@ impl TopicRegistry {
     ) -> BrokerResult<()> {
         let _guard = self.admin.lock();
         let topic = self.get(name).ok_or(BrokerError::UnknownTopicOrPartition)?;
-        validate_overrides(&self.defaults, &overrides)
+        validate_overrides(&self.defaults(), &overrides)
             .map_err(|e| BrokerError::InvalidConfig(e.to_string()))?;
         if validate_only {
             return Ok(());
         }
         let config = self
-            .defaults
+            .defaults()
             .log_config(&overrides)
             .map_err(|e| BrokerError::InvalidConfig(e.to_string()))?;
         for p in &topic.partitions {
