@@ -16,6 +16,11 @@ cargo build --release -p runnel-client --example group_member
 echo "==> cargo test --release --workspace"
 cargo test --release --workspace
 
+# Coverage-guided fuzzing (fuzz/, its own workspace): every target for a bounded time from its
+# committed seeds; a crash, panic or over-allocation fails the run. See docs/fuzzing.md.
+echo "==> scripts/fuzz.sh ${FUZZ_SECONDS_EACH:-60}"
+scripts/fuzz.sh "${FUZZ_SECONDS_EACH:-60}"
+
 VENV="tests/interop/.venv"
 PY="${PYTHON:-python3.11}"
 command -v "$PY" >/dev/null 2>&1 || PY=python3

@@ -9,6 +9,8 @@ Reports are JSON lines on stdout:
   {"assigned": [partitions...]}       after every assignment change (full current set)
   {"revoked": [partitions...]}        partitions taken away
   {"processed": [partition, offset, value]}
+  {"stalled": true}                   once polling has stopped for a "stall"
+  {"closed": true}                    after a "close", before exiting
 stdin commands: "stall" stops polling (to exceed max.poll.interval.ms), "close" closes
 cleanly and exits.
 """
@@ -65,6 +67,7 @@ def main() -> None:
     emit({"started": True})
     while True:
         if "stall" in commands:
+            emit({"stalled": True})
             threading.Event().wait()
         if "close" in commands:
             c.close()

@@ -35,12 +35,24 @@ def live_traffic(broker):
             time.sleep(0.02)
         p.flush(25)
 
+    def wait_for_deliveries(count: int, what: str) -> None:
+        deadline = time.monotonic() + 20
+        while len(delivered) < count:
+            assert not errors, f"background producer saw delivery errors: {errors[:5]}"
+            assert time.monotonic() < deadline, f"{len(delivered)} deliveries, not {count}, {what}"
+            time.sleep(0.02)
+
+    def more_deliveries(extra: int = 3) -> None:
+        """Waits until `extra` more messages are delivered: traffic flows at this point."""
+        wait_for_deliveries(len(delivered) + extra, "while the bad input was in place")
+
     t = threading.Thread(target=run, daemon=True)
     t.start()
-    time.sleep(0.3)
+    wait_for_deliveries(3, "before the bad input")
     try:
-        yield
-        time.sleep(0.3)
+        yield more_deliveries
+        # Traffic goes on after the bad input, and enough of it to check below.
+        wait_for_deliveries(max(len(delivered) + 3, 11), "after the bad input")
     finally:
         stop.set()
         t.join(30)
@@ -83,13 +95,13 @@ def test_garbage_bytes_close_the_connection_and_others_keep_working(broker):
 
 
 def test_truncated_frame_then_close_does_not_disturb_the_broker(broker):
-    with live_traffic(broker):
+    with live_traffic(broker) as more_deliveries:
         for _ in range(20):
             _send_and_expect_close(broker.port, kr.i32(100) + b"\x00\x12\x00\x00" + b"x" * 10, close_after_send=True)
         # a connection that half-sends then stays idle must not block others either
         idle = kr.connect(broker.port)
         idle.sendall(kr.i32(1000) + b"\x00\x00")
-        time.sleep(0.5)
+        more_deliveries()
         idle.close()
     assert broker.alive()
 

@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from conftest import runnel_bin
@@ -71,6 +71,10 @@ class Member:
     def owned(self) -> set[int]:
         with self._lock:
             return set(self.assigned)
+
+    def reported(self, event: dict) -> bool:
+        with self._lock:
+            return event in self.history
 
     def revocations(self) -> list[list[int]]:
         with self._lock:
@@ -230,13 +234,24 @@ def test_manual_commits_lose_no_record_and_process_none_twice_across_a_crash_han
     # SIGKILL: no LeaveGroup, no final commit). A crash in the middle of a record would see that
     # one record again: commit-after-processing is at-least-once.
     first.send("stall")
-    time.sleep(0.5)
+    wait_until(lambda: first.reported({"stalled": True}), 10, "the first member to stop polling")
     first.kill9()
     second = Member(b.bootstrap, topic, group, "range", mode="process")
     members.append(second)
     wait_until(lambda: len(first.processed) + len(second.processed) >= n, 60,
                "all records processed")
-    time.sleep(1)
+    # Once the group's commits reach the end of every partition nothing is left to redeliver;
+    # the second member then closes, and its report stream is complete.
+    ends = {p: n // 4 for p in range(4)}
+    watcher = group_consumer(b.bootstrap, group)
+    try:
+        wait_until(lambda: {tp.partition: tp.offset for tp in watcher.committed(
+            [TopicPartition(topic, p) for p in range(4)], timeout=10)} == ends, 30,
+            f"commits at the partition ends {ends}")
+    finally:
+        watcher.close()
+    second.send("close")
+    wait_until(lambda: second.reported({"closed": True}), 30, "the second member to close")
     processed = [v for (_p, _o, v) in first.processed + second.processed]
     assert sorted(processed) == sorted(f"v{i}" for i in range(n)), "lost or repeated records"
     assert len(processed) == len(set(processed)) == n
@@ -341,20 +356,24 @@ def test_a_new_group_starts_from_auto_offset_reset(broker_factory):
     produce_and_wait(p, topic, [{"value": b"old"}])
 
     def first_value(reset):
-        c = group_consumer(b.bootstrap, f"g-{uuid.uuid4().hex[:8]}", **{"auto.offset.reset": reset})
+        # Partition EOF tells when the consumer's position is at the end of the partition.
+        c = group_consumer(b.bootstrap, f"g-{uuid.uuid4().hex[:8]}",
+                           **{"auto.offset.reset": reset, "enable.partition.eof": True})
         c.subscribe([topic])
         deadline = time.monotonic() + 30
         produced_new = False
         try:
             while time.monotonic() < deadline:
                 m = c.poll(0.5)
-                if c.assignment() and not produced_new and reset == "latest":
-                    # give the consumer its position at the end before producing
-                    time.sleep(2)
-                    produce_and_wait(p, topic, [{"value": b"new"}])
-                    produced_new = True
-                if m is not None and not m.error():
-                    return m.value()
+                if m is None:
+                    continue
+                if m.error():
+                    if (m.error().code() == KafkaError._PARTITION_EOF and not produced_new
+                            and reset == "latest"):
+                        produce_and_wait(p, topic, [{"value": b"new"}])
+                        produced_new = True
+                    continue
+                return m.value()
         finally:
             c.close()
         return None
@@ -404,6 +423,8 @@ def test_a_restarted_static_member_gets_its_partitions_back_without_a_rebalance(
     a2 = Member(b.bootstrap, topic, group, "range", group_instance_id="inst-a", **statics)
     members.append(a2)
     wait_until(lambda: a2.owned() == a_before, 30, f"the restarted member owning {a_before}")
+    # What is checked is that nothing happens: no event marks "a rebalance would have shown by
+    # now", so this waits out six heartbeat intervals of the other member.
     time.sleep(3)
     assert other.owned() == other_before
     assert not any("revoked" in e for e in other.history[other_history:]), \
@@ -571,7 +592,8 @@ def test_runnel_and_librdkafka_members_with_different_topics_share_a_cooperative
     try:
         if runnel_leads:
             rust = RunnelMember(b.bootstrap, group, "cooperative-sticky", [a_topic, b_topic])
-            time.sleep(2)
+            wait_until(lambda: rust.owned() == everything, 45,
+                       "the Runnel member owning every partition before librdkafka joins")
         rdk = Member(b.bootstrap, a_topic, group, "cooperative-sticky")
         members.append(rdk)
         if not runnel_leads:

@@ -204,13 +204,11 @@ def test_a_create_time_outside_the_topic_bounds_is_invalid_timestamp(broker, shi
 
 
 # --------------------------------------------------------------------------- acks=0
-@pytest.mark.runnel_diverges("keeps the connection open after a failed acks=0 produce")
 def test_a_failed_acks_0_produce_to_an_unknown_topic_closes_the_connection(broker):
     _, open_ = produce(broker.port, [(topic_name("no-such"), 0, batch([(b"k", b"v")]))], acks=0)
     assert not open_
 
 
-@pytest.mark.runnel_diverges("keeps the connection open after a failed acks=0 produce")
 def test_a_failed_acks_0_produce_of_a_keyless_record_to_a_compacted_topic_closes_the_connection(broker, compacted):
     _, open_ = produce(broker.port, [(compacted, 0, batch([(None, b"v")]))], acks=0)
     assert not open_

@@ -42,7 +42,11 @@ def test_validate_only_create_leaves_no_topic(broker):
     a = admin(broker.bootstrap)
     name = topic_name()
     a.create_topics([NewTopic(name, 2, 1)], validate_only=True)[name].result(timeout=20)
-    time.sleep(0.5)
+    # A topic created after the validate-only one is visible: had the first been created, it
+    # would be by now too.
+    after = f"{name}-after"
+    a.create_topics([NewTopic(after, 1, 1)])[after].result(timeout=20)
+    wait_for_partitions(a, after, 1)
     md = a.list_topics(timeout=10)
     assert name not in md.topics
 

@@ -57,6 +57,8 @@ pub enum BrokerError {
     CoordinatorLoadInProgress,
     #[error("the group coordinator is not available")]
     CoordinatorNotAvailable,
+    #[error("this broker does not coordinate the group (its __consumer_offsets partition failed to load)")]
+    NotCoordinator,
     #[error("invalid group id")]
     InvalidGroupId,
     #[error("unknown member id")]
@@ -121,6 +123,7 @@ impl BrokerError {
             FencedLeaderEpoch { .. } => ResponseError::FencedLeaderEpoch,
             CoordinatorLoadInProgress => ResponseError::CoordinatorLoadInProgress,
             CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
+            NotCoordinator => ResponseError::NotCoordinator,
             InvalidGroupId => ResponseError::InvalidGroupId,
             UnknownMemberId => ResponseError::UnknownMemberId,
             IllegalGeneration { .. } => ResponseError::IllegalGeneration,

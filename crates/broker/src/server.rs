@@ -1,5 +1,7 @@
 //! Starting and stopping a broker: bind the listener, accept connections (at most
-//! `max.connections`), run background work, and shut down cleanly.
+//! `max.connections`, and `max.connections.per.ip` or its override per client address; one
+//! over a limit is closed at accept, as Kafka does), run background work, and shut down
+//! cleanly.
 
 use crate::background;
 use crate::config::BrokerConfig;
@@ -103,13 +105,17 @@ async fn run(listener: TcpListener, state: Arc<BrokerState>, mut shutdown: watch
                         tracing::warn!(%peer, limit = state.config.max_connections, "max.connections reached; closing new connection");
                         continue;
                     };
+                    let Some(admitted) = state.network.admit(peer.ip()) else {
+                        tracing::info!(%peer, limit = state.config.network.max_connections_from(peer.ip()), "max.connections.per.ip reached; closing new connection");
+                        continue;
+                    };
                     if let Err(e) = tune(&stream, &state.config) {
                         tracing::debug!(%peer, error = %e, "could not set socket options");
                     }
                     let (state, shutdown) = (state.clone(), shutdown.clone());
                     connections.spawn(async move {
                         connection::serve(stream, peer, state, shutdown).await;
-                        drop(slot);
+                        drop((slot, admitted));
                     });
                 }
                 Err(e) => {

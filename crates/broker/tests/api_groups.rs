@@ -654,9 +654,8 @@ async fn members_joining_within_the_initial_rebalance_delay_form_one_generation(
     let dir = tempfile::tempdir().unwrap();
     let broker = start(dir.path(), &[("group.initial.rebalance.delay.ms", "1000")]).await;
     let addr = broker.local_addr;
-    let join = |delay_ms: u64| {
+    let join = || {
         tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
             let mut c = Client {
                 stream: TcpStream::connect(addr).await.unwrap(),
                 correlation_id: 0,
@@ -664,7 +663,22 @@ async fn members_joining_within_the_initial_rebalance_delay_form_one_generation(
             c.send(3, &join_request("g", "", &["range"], &["t"])).await
         })
     };
-    let (a, b) = (join(0), join(200));
+    // B joins once A's join is pending in the group, well inside the 1000 ms delay.
+    let a = join();
+    let mut observer = Client::connect(&broker).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let state = describe_state(&mut observer, "g").await;
+        if state == ("PreparingRebalance".to_string(), 1) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A's join never showed in the group: {state:?}"
+        );
+        tokio::task::yield_now().await;
+    }
+    let b = join();
     let (a, b) = (a.await.unwrap(), b.await.unwrap());
     assert_eq!((a.error_code, b.error_code), (0, 0));
     assert_eq!((a.generation_id, b.generation_id), (1, 1));

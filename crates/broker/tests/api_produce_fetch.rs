@@ -249,8 +249,10 @@ async fn fetch_long_poll_returns_early_when_data_arrives() {
     c.create_topic("t", 1, &[]).await;
     let mut producer = b.client().await;
     let start = Instant::now();
-    let waiter = tokio::spawn(async move { c.fetch("t", 0, 0, 15_000, 1).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The fetch is in the broker's hands (read off the socket) before anything is produced.
+    let fetch = common::fetch_request("t", 0, 0, 15_000, 1);
+    let correlation_id = c.send_only(&fetch, 12).await;
+    c.wait_until_broker_has_read().await;
     assert_eq!(
         producer
             .produce("t", 0, 1, simple_batch(1))
@@ -258,13 +260,16 @@ async fn fetch_long_poll_returns_early_when_data_arrives() {
             .error_code,
         0
     );
-    let f = waiter.await.unwrap();
+    let mut f = c
+        .receive::<kafka_protocol::messages::FetchRequest>(correlation_id, 12)
+        .await;
     assert!(
         start.elapsed() < Duration::from_secs(10),
         "{:?}",
         start.elapsed()
     );
-    assert!(f.records.is_some_and(|r| !r.is_empty()));
+    let p = f.responses.remove(0).partitions.remove(0);
+    assert!(p.records.is_some_and(|r| !r.is_empty()));
     b.shutdown().await;
 }
 

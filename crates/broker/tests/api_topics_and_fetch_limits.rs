@@ -195,12 +195,15 @@ async fn shutdown_lets_an_in_flight_long_poll_finish_with_a_response() {
     let broker = TestBroker::start(&[]).await;
     let mut c = broker.client().await;
     c.create_topic("idle", 1, &[]).await;
-    let poll = tokio::spawn(async move { c.fetch("idle", 0, 0, 1000, 1).await.error_code });
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let fetch = common::fetch_request("idle", 0, 0, 1000, 1);
+    let correlation_id = c.send_only(&fetch, 12).await;
+    c.wait_until_broker_has_read().await;
     broker.shutdown().await;
+    let response = c
+        .receive::<kafka_protocol::messages::FetchRequest>(correlation_id, 12)
+        .await;
     assert_eq!(
-        poll.await.unwrap(),
-        0,
+        response.error_code, 0,
         "the in-flight fetch was answered, not cut off"
     );
 }

@@ -408,7 +408,7 @@ async fn compression_bombs_are_refused_without_inflating_them_under_every_codec(
 /// Appends `batch` to a partition's log on disk as a broker before produce validation did.
 fn plant(log_dir: &std::path::Path, partition_dir: &str, batch: &[u8]) {
     let mut log = runnel_log::Log::open(
-        &log_dir.join(partition_dir),
+        log_dir.join(partition_dir),
         runnel_log::LogConfig::default(),
     )
     .expect("open the stopped broker's log");

@@ -3,7 +3,7 @@
 mod common;
 
 use common::TestBroker;
-use kafka_protocol::messages::{ApiVersionsRequest, MetadataRequest};
+use kafka_protocol::messages::ApiVersionsRequest;
 use std::time::{Duration, Instant};
 
 async fn still_serves(broker: &TestBroker) {
@@ -13,29 +13,40 @@ async fn still_serves(broker: &TestBroker) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_request_queue_stops_reading_until_a_slot_frees() {
-    let broker = TestBroker::start(&[("queued.max.requests", "1")]).await;
-    let mut a = broker.client().await;
-    a.create_topic("quiet", 1, &[]).await;
+async fn a_whole_request_waits_for_a_slot_when_the_request_queue_is_full() {
+    let broker = TestBroker::start(&[("queued.max.requests", "2")]).await;
+    // Take every slot, as two requests being processed would.
+    let slots = broker.handle.state().network.request_slots().clone();
+    let held = slots.acquire_many_owned(2).await.unwrap();
     let mut b = broker.client().await;
-    // A long-polls an empty partition and holds the only request slot meanwhile.
-    let a_task = tokio::spawn(async move {
-        a.fetch("quiet", 0, 0, 1500, 1).await;
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let b_task = tokio::spawn(async move {
-        let sent = Instant::now();
-        b.send(&MetadataRequest::default(), 12).await;
-        sent.elapsed()
-    });
-    let b_waited = b_task.await.unwrap();
-    a_task.await.unwrap();
-    // A's long poll had about 1200 ms left when B sent; without the limit B is answered in
-    // about a millisecond.
-    assert!(
-        b_waited >= Duration::from_millis(800),
-        "B was answered after {b_waited:?}, before A released the only request slot"
+    let (correlation_id, frame) = b.frame(&ApiVersionsRequest::default(), 3);
+    b.write_raw(&frame).await;
+    // The slot is taken only after the whole request was read: B's request waits read.
+    let stats = broker
+        .wait_for_network("B's request to wait for a slot", |s| {
+            s.waiting_for_slot == 1
+        })
+        .await;
+    assert_eq!(
+        stats.reading_frames, 0,
+        "B's frame was read whole: {stats:?}"
     );
+    let mut answer = tokio::spawn(async move { b.read_frame().await });
+    // Only a check that B is still waiting, not an ordering: nothing can answer it yet.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), &mut answer)
+            .await
+            .is_err(),
+        "B was answered while every request slot was taken"
+    );
+    drop(held);
+    let mut resp = answer
+        .await
+        .unwrap()
+        .expect("B is answered once a slot frees");
+    let r: kafka_protocol::messages::ApiVersionsResponse =
+        common::decode_response(&mut resp, correlation_id, 3);
+    assert_eq!(r.error_code, 0);
     broker.shutdown().await;
 }
 
@@ -114,7 +125,7 @@ async fn connections_beyond_max_connections_are_closed() {
 }
 
 #[tokio::test]
-async fn a_snappy_batch_declaring_gigabytes_to_a_compacted_topic_is_refused_as_invalid() {
+async fn a_snappy_batch_declaring_gigabytes_to_a_compacted_topic_is_refused_as_too_large() {
     let broker = TestBroker::start(&[]).await;
     let mut c = broker.client().await;
     c.create_topic("keys", 1, &[("cleanup.policy", "compact")])
@@ -131,8 +142,8 @@ async fn a_snappy_batch_declaring_gigabytes_to_a_compacted_topic_is_refused_as_i
     b[17..21].copy_from_slice(&crc.to_be_bytes());
     let r = c.produce("keys", 0, 1, bytes::Bytes::from(b)).await;
     assert_eq!(
-        r.error_code, 87,
-        "INVALID_RECORD, as for any batch that does not decode"
+        r.error_code, 10,
+        "MESSAGE_TOO_LARGE: the declared output is over the decompression bound, refused before allocating"
     );
     still_serves(&broker).await;
 }

@@ -1,8 +1,9 @@
 //! `runnel serve` refuses bad configuration at start-up, naming the key and the value, and
 //! stops cleanly on SIGTERM.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 fn runnel() -> Command {
@@ -68,16 +69,29 @@ fn sigterm_shuts_the_broker_down_cleanly() {
             "--set",
         ])
         .arg(format!("log.dirs={}", dir.path().display()))
+        .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait for the broker to come up (it writes meta.properties before listening).
+    // stderr lines arrive on a channel, so the test can wait for one with a deadline.
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (tx, lines) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    // The signal handlers are installed before the broker listens (cmd/serve.rs), so once this
+    // line is out SIGTERM takes the clean path.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !dir.path().join("meta.properties").exists() {
-        assert!(Instant::now() < deadline, "broker did not start");
-        std::thread::sleep(Duration::from_millis(50));
+    while !seen.iter().any(|l: &String| l.contains("broker listening")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(e) => panic!("broker did not start ({e}); stderr: {seen:#?}"),
+        }
     }
-    std::thread::sleep(Duration::from_millis(300));
     let pid = child.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
@@ -95,13 +109,9 @@ fn sigterm_shuts_the_broker_down_cleanly() {
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    reader.join().unwrap();
+    seen.extend(lines.try_iter());
+    let stderr = seen.join("\n");
     assert!(status.success(), "exit status {status}; stderr: {stderr}");
     assert!(stderr.contains("broker stopped"), "stderr: {stderr}");
 }

@@ -183,12 +183,20 @@ async fn auto_commit_commits_positions_every_interval() {
     let mut c = member(&b, "g", &[("auto.commit.interval.ms", "100")]).await;
     c.subscribe(&["t"]).unwrap();
     assert_eq!(poll_until(&mut c, 3).await.len(), 3);
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    c.poll(Duration::from_millis(10)).await.unwrap();
-    assert_eq!(
-        c.committed(&[("t", 0)]).await.unwrap()[&("t".to_string(), 0)].0,
-        3
-    );
+    // No explicit commit: polling on, the positions are committed once an interval has passed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        c.poll(Duration::from_millis(50)).await.unwrap();
+        let committed = c.committed(&[("t", 0)]).await.unwrap();
+        let committed = committed.get(&("t".to_string(), 0)).map(|c| c.0);
+        if committed == Some(3) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "committed offset still {committed:?}, not 3, 10 s into polling"
+        );
+    }
 }
 
 #[derive(Clone, Default)]
@@ -343,13 +351,27 @@ async fn exceeding_max_poll_interval_leaves_the_group_and_the_next_poll_rejoins(
     .await;
     c.subscribe_with_listener(&["t"], Box::new(log.clone()))
         .unwrap();
+    // max.poll.interval.ms runs from the start of the last poll call.
+    let last_poll = Instant::now();
     c.poll(Duration::from_millis(100)).await.unwrap();
     let (g1, _) = c.group_generation().unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let d = b.admin().await.describe_groups(&["g"]).await.unwrap();
+    // Without polling, the member's heartbeat task leaves the group once 800 ms pass.
+    let admin = b.admin().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !admin.describe_groups(&["g"]).await.unwrap()[0]
+        .members
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "still a member 15 s past max.poll.interval.ms"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(
-        d[0].members.is_empty(),
-        "still a member after max.poll.interval.ms"
+        last_poll.elapsed() >= Duration::from_millis(800),
+        "left after {:?}, before max.poll.interval.ms",
+        last_poll.elapsed()
     );
     c.poll(Duration::from_millis(100)).await.unwrap();
     c.poll(Duration::from_millis(100)).await.unwrap();
@@ -374,6 +396,8 @@ async fn heartbeats_keep_a_member_that_polls_rarely_beyond_the_session_timeout()
     c.subscribe(&["t"]).unwrap();
     c.poll(Duration::from_millis(100)).await.unwrap();
     let g1 = c.group_generation().unwrap();
+    // The subject is time passing without a poll: 2.5 session timeouts, heartbeats only. No
+    // event marks "the session would have expired by now", so this waits out the time itself.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let d = b.admin().await.describe_groups(&["g"]).await.unwrap();
     assert_eq!(d[0].members.len(), 1);

@@ -5,7 +5,9 @@ use kafka_protocol::messages::ApiKey;
 use runnel_client::partitioner::{partition_for_key, Partitioner};
 use runnel_client::records::Header;
 use runnel_client::{ClientError, Consumer, Producer, ProducerConfig, ProducerRecord};
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 async fn read_all(
@@ -189,19 +191,18 @@ async fn buffer_memory_blocks_send_then_fails_after_max_block_ms() {
         err.1
     );
     assert!(queued.len() >= 6);
-    // Room appears when queued records are sent: a blocked send then succeeds.
-    let p = Arc::new(p);
-    let waiter = {
-        let p = p.clone();
-        tokio::spawn(async move {
-            p.enqueue(ProducerRecord::new("t").value(vec![1u8; 500]))
-                .await
-                .map(|_| ())
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    p.flush().await;
-    waiter.await.unwrap().unwrap();
+    // Room appears when queued records are sent: a blocked send then succeeds. The send is
+    // polled once before the flush, so it is known to be waiting for memory when room appears.
+    let free = p.accumulator().available_memory();
+    assert!(
+        free < 500,
+        "{free} bytes of buffer.memory free: the send would not block"
+    );
+    let mut blocked = std::pin::pin!(p.enqueue(ProducerRecord::new("t").value(vec![1u8; 500])));
+    let first_poll = std::future::poll_fn(|cx| Poll::Ready(blocked.as_mut().poll(cx))).await;
+    assert!(first_poll.is_pending(), "a send with no room must wait");
+    let (sent, ()) = tokio::join!(blocked, p.flush());
+    sent.unwrap();
     for f in queued {
         f.await.unwrap();
     }

@@ -17,6 +17,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 pub(crate) const OFFSET_ENTRY_BYTES: usize = 8;
 pub(crate) const TIME_ENTRY_BYTES: usize = 12;
@@ -24,7 +25,8 @@ pub(crate) const TIME_ENTRY_BYTES: usize = 12;
 /// An index file plus its entries in memory.
 #[derive(Debug)]
 pub(crate) struct Index<E> {
-    file: File,
+    /// Shared so a flush can fsync it without holding the log (see [`crate::flush`]).
+    file: Arc<File>,
     entries: Vec<E>,
 }
 
@@ -98,7 +100,10 @@ impl<E: Entry> Index<E> {
             return Ok(None);
         }
         let entries = bytes.chunks_exact(E::SIZE_BYTES).map(E::decode).collect();
-        Ok(Some(Index { file, entries }))
+        Ok(Some(Index {
+            file: Arc::new(file),
+            entries,
+        }))
     }
 
     /// Creates (or overwrites) the index file with exactly `entries`.
@@ -115,7 +120,10 @@ impl<E: Entry> Index<E> {
         file.write_all(&bytes)?;
         drop(file);
         let file = OpenOptions::new().read(true).append(true).open(path)?;
-        Ok(Index { file, entries })
+        Ok(Index {
+            file: Arc::new(file),
+            entries,
+        })
     }
 
     pub fn entries(&self) -> &[E] {
@@ -131,23 +139,28 @@ impl<E: Entry> Index<E> {
         for e in new {
             e.encode(scratch);
         }
-        self.file.write_all(scratch)?;
+        (&*self.file).write_all(scratch)?;
         self.entries.extend_from_slice(new);
         Ok(())
     }
 
-    /// Keeps the first `count` entries.
+    /// Keeps the first `count` entries. The file is cut first: if that fails, memory and file
+    /// still agree.
     pub fn truncate_entries(&mut self, count: usize) -> io::Result<()> {
         if count >= self.entries.len() {
             return Ok(());
         }
-        self.entries.truncate(count);
         self.file.set_len((count * E::SIZE_BYTES) as u64)?;
+        self.entries.truncate(count);
         Ok(())
     }
 
     pub fn sync(&self) -> io::Result<()> {
         self.file.sync_data()
+    }
+
+    pub fn shared_file(&self) -> Arc<File> {
+        Arc::clone(&self.file)
     }
 }
 

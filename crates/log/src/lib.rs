@@ -25,7 +25,9 @@ pub mod log;
 pub mod recompress;
 pub mod validate;
 
-mod cleaner;
+pub mod cleaner;
+mod fault;
+pub mod flush;
 mod index;
 mod lifecycle;
 mod read;
@@ -34,8 +36,12 @@ mod region;
 mod retention;
 mod segment;
 mod segment_scan;
+mod truncate;
 
+pub use cleaner::{CleanerBudget, CompactionJob, CompactionOutput};
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use error::LogError;
+pub use flush::FlushJob;
 pub use log::{AppendInfo, AppendOptions, Log, ReadResult};
 pub use region::FileRegion;
+pub use truncate::Removed;

@@ -1,28 +1,22 @@
 //! Segment lifecycle settings: `segment.jitter.ms` (a random early roll per segment),
 //! `segment.index.bytes` (a full index rolls the segment), `preallocate` (disk reserved for a
-//! new segment) and `file.delete.delay.ms` (deleted segments renamed `.deleted` and removed
-//! later, as Kafka's asynchronous segment deletion does).
+//! new segment) and `file.delete.delay.ms` (a segment taken out of the log keeps its
+//! `*.deleted` files this long before [`Log::take_removed`] hands them over for deletion, as
+//! Kafka's asynchronous segment deletion does; recovery removes any left at a restart).
 
 use crate::log::Log;
-use crate::segment::{segment_path, Segment, INDEX_EXT, LOG_EXT, TIME_INDEX_EXT};
-use crate::LogError;
 use std::hash::{BuildHasher, Hasher};
-use std::io;
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-/// Suffix of a deleted segment's files waiting for `file.delete.delay.ms` (Kafka's name).
-pub(crate) const DELETED_SUFFIX: &str = ".deleted";
 
 /// Index entry sizes, for `segment.index.bytes`.
 const OFFSET_ENTRY_BYTES: usize = 8;
 const TIME_ENTRY_BYTES: usize = 12;
 
-/// Files of deleted segments and when they may go.
+/// Base offsets of removed segments and when their files may go.
 #[derive(Debug, Default)]
-pub(crate) struct RetiredFiles {
-    due: Vec<(Instant, PathBuf)>,
+pub(crate) struct DelayedRemovals {
+    due: Vec<(Instant, i64)>,
 }
 
 /// Kafka's `randomSegmentJitter`: uniform in `[0, min(jitter, segment.ms))`, 0 without jitter.
@@ -44,7 +38,7 @@ pub(crate) fn preallocate(file: &std::fs::File, size_bytes: u64) {
     // SAFETY: fallocate on a file descriptor we own; it does not touch our memory.
     let rc = unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, 0, len) };
     if rc != 0 {
-        tracing::debug!(error = %io::Error::last_os_error(), "preallocate: fallocate failed");
+        tracing::debug!(error = %std::io::Error::last_os_error(), "preallocate: fallocate failed");
     }
 }
 
@@ -66,51 +60,20 @@ impl Log {
         }
     }
 
-    /// Deletes a segment's files now or, with `file.delete.delay.ms`, renames them `.deleted`
-    /// for [`Log::remove_retired_files`] to remove later (a reader holding the old name
-    /// meanwhile still finds the data, as in Kafka).
-    pub(crate) fn retire_segment(&mut self, seg: Segment) -> Result<(), LogError> {
-        let delay_ms = self.config().file_delete_delay_ms;
-        if delay_ms <= 0 {
-            return Ok(seg.delete_files()?);
-        }
-        let due = Instant::now() + Duration::from_millis(delay_ms as u64);
-        for ext in [LOG_EXT, INDEX_EXT, TIME_INDEX_EXT] {
-            let path = segment_path(&seg.dir, seg.base_offset, ext);
-            let aside = PathBuf::from(format!("{}{DELETED_SUFFIX}", path.display()));
-            match std::fs::rename(&path, &aside) {
-                Ok(()) => self.retired.due.push((due, aside)),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(())
+    /// The removed segments whose `file.delete.delay.ms` has passed; the others wait.
+    pub(crate) fn due_removals(&mut self) -> Vec<i64> {
+        let now = Instant::now();
+        let delay = Duration::from_millis(self.config().file_delete_delay_ms.max(0) as u64);
+        let fresh = std::mem::take(&mut self.removed);
+        let pending = &mut self.delayed_removals.due;
+        pending.extend(fresh.into_iter().map(|b| (now + delay, b)));
+        let (due, later): (Vec<_>, Vec<_>) = pending.drain(..).partition(|(t, _)| *t <= now);
+        *pending = later;
+        due.into_iter().map(|(_, b)| b).collect()
     }
 
-    /// Removes the files of deleted segments whose `file.delete.delay.ms` has passed. Returns
-    /// how many files went.
-    pub fn remove_retired_files(&mut self) -> Result<usize, LogError> {
-        let now = Instant::now();
-        let mut removed = 0;
-        let mut first_error = None;
-        let mut left = Vec::new();
-        for (due, path) in std::mem::take(&mut self.retired.due) {
-            if due > now {
-                left.push((due, path));
-                continue;
-            }
-            match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                    left.push((due, path));
-                    first_error.get_or_insert(e);
-                }
-                _ => removed += 1,
-            }
-        }
-        self.retired.due = left;
-        match first_error {
-            Some(e) => Err(e.into()),
-            None => Ok(removed),
-        }
+    /// Whether removed segments are waiting for `file.delete.delay.ms`.
+    pub fn has_delayed_removals(&self) -> bool {
+        !self.delayed_removals.due.is_empty() || !self.removed.is_empty()
     }
 }

@@ -12,11 +12,13 @@
 //! (both `i64::MAX`) never fsync and rely on replication instead; this log does the same.
 //! Whatever survives, recovery on [`Log::open`] cuts the active segment back to its last whole
 //! batch with a valid CRC, so a log never serves a torn batch. Checkpoints (log start offset,
-//! cleaner position) and compaction swaps are always fsynced and renamed into place.
+//! cleaner position) and compaction swaps are always fsynced and renamed into place; a
+//! truncation fsyncs the cut segment and the directory before it returns.
 
 use crate::batch::{self, BatchError, HEADER_SIZE_BYTES};
-use crate::lifecycle::RetiredFiles;
-use crate::recovery::{self, CLEANER_CHECKPOINT_FILE, LOG_START_FILE};
+use crate::fault::Faults;
+use crate::lifecycle::DelayedRemovals;
+use crate::recovery;
 use crate::segment::{PendingEntries, Segment};
 use crate::{LogConfig, LogError, TimestampType};
 use bytes::Bytes;
@@ -66,12 +68,22 @@ pub struct Log {
     append_buf: Vec<u8>,
     pending: PendingEntries,
     index_scratch: Vec<u8>,
-    unflushed_messages: i64,
-    oldest_unflushed_ms: Option<i64>,
+    pub(crate) unflushed_messages: i64,
+    pub(crate) oldest_unflushed_ms: Option<i64>,
+    /// Offset below which everything is on disk (see [`crate::flush`]).
+    pub(crate) recovery_point: i64,
+    pub(crate) flush_count: u64,
+    /// Segment files were created or renamed since the directory was last fsynced.
+    pub(crate) dir_unsynced: bool,
+    /// Segments renamed to `*.deleted`, waiting for [`Log::take_removed`].
+    pub(crate) removed: Vec<i64>,
+    /// Bumped by every truncation, so a compaction planned before one is not swapped in after.
+    pub(crate) truncations: u64,
+    pub(crate) faults: Faults,
     /// `segment.jitter.ms` drawn for the active segment.
     pub(crate) roll_jitter_ms: i64,
-    /// Deleted segments' files waiting for `file.delete.delay.ms`.
-    pub(crate) retired: RetiredFiles,
+    /// Removed segments waiting for `file.delete.delay.ms` (see [`crate::lifecycle`]).
+    pub(crate) delayed_removals: DelayedRemovals,
 }
 
 impl Log {
@@ -79,6 +91,10 @@ impl Log {
     pub fn open(dir: impl Into<PathBuf>, config: LogConfig) -> Result<Log, LogError> {
         let dir = dir.into();
         let loaded = recovery::load(&dir, &config)?;
+        let recovery_point = loaded
+            .segments
+            .last()
+            .map_or(loaded.log_start_offset, |s| s.next_offset);
         let mut log = Log {
             dir,
             config,
@@ -90,14 +106,29 @@ impl Log {
             index_scratch: Vec::new(),
             unflushed_messages: 0,
             oldest_unflushed_ms: None,
+            recovery_point,
+            flush_count: 0,
+            dir_unsynced: false,
+            removed: Vec::new(),
+            truncations: 0,
+            faults: Faults::default(),
             roll_jitter_ms: 0,
-            retired: RetiredFiles::default(),
+            delayed_removals: DelayedRemovals::default(),
         };
         log.started_segment();
         Ok(log)
     }
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Tells the log that its directory was renamed (topic deletion moves it aside first), so
+    /// that files it creates from now on go there.
+    pub fn dir_renamed(&mut self, new_dir: PathBuf) {
+        for seg in &mut self.segments {
+            seg.dir = new_dir.clone();
+        }
+        self.dir = new_dir;
     }
     pub fn config(&self) -> &LogConfig {
         &self.config
@@ -203,7 +234,7 @@ impl Log {
         if let Err(e) = seg.append_vectored(&mut slices, at, &self.pending, &mut self.index_scratch)
         {
             // Put the segment back as it was (best effort: the disk is already failing).
-            let _ = seg.truncate_at(old_size_bytes, interval);
+            let _ = seg.truncate_at(old_size_bytes, interval, &mut Faults::default());
             return Err(e.into());
         }
         seg.first_append_ms.get_or_insert(opts.now_ms);
@@ -262,79 +293,8 @@ impl Log {
         let seg = Segment::create(&self.dir, base)?;
         tracing::debug!(dir = %self.dir.display(), base_offset = base, "rolled new segment");
         self.segments.push(seg);
+        self.dir_unsynced = true;
         self.started_segment();
-        Ok(())
-    }
-
-    /// Fsyncs every segment with unflushed writes.
-    pub fn flush(&mut self) -> Result<(), LogError> {
-        for seg in &mut self.segments {
-            seg.flush()?;
-        }
-        self.unflushed_messages = 0;
-        self.oldest_unflushed_ms = None;
-        Ok(())
-    }
-
-    /// Fsyncs if the oldest unflushed append is at least `flush.ms` old.
-    pub fn maybe_flush(&mut self, now_ms: i64) -> Result<bool, LogError> {
-        match self.oldest_unflushed_ms {
-            Some(t) if now_ms.saturating_sub(t) >= self.config.flush_ms => {
-                self.flush()?;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
-
-    /// Drops every record at and after `offset`. Batches are atomic: if `offset` falls inside a
-    /// batch, that whole batch goes and the log end offset becomes its base offset (or the log
-    /// start offset, if that is higher: the log end never drops below the log start). Truncating
-    /// below the log start offset empties the log and restarts it at `offset`.
-    pub fn truncate_to(&mut self, offset: i64) -> Result<(), LogError> {
-        if offset >= self.log_end_offset() {
-            return Ok(());
-        }
-        let interval = self.config.index_interval_bytes;
-        if offset < self.log_start_offset {
-            for seg in self.segments.drain(..) {
-                seg.delete_files()?;
-            }
-            self.segments.push(Segment::create(&self.dir, offset)?);
-            self.log_start_offset = offset;
-            recovery::write_offset_file(&self.dir, LOG_START_FILE, offset)?;
-        } else {
-            while self.segments.len() > 1 && self.active().base_offset >= offset {
-                let seg = self.segments.pop().expect("more than one segment");
-                seg.delete_files()?;
-            }
-            let log_start_offset = self.log_start_offset;
-            let seg = self
-                .segments
-                .last_mut()
-                .expect("a log always has an active segment");
-            match seg.find_batch(offset)? {
-                Some((pos, header)) => {
-                    seg.truncate_at(pos, interval)?;
-                    // `offset` itself if it was a batch boundary (or in a compaction gap), else
-                    // the dropped batch's base; never below the log start offset (recovery
-                    // applies the same floor, so a reopen agrees).
-                    seg.next_offset = offset
-                        .min(header.base_offset)
-                        .max(seg.next_offset)
-                        .max(log_start_offset);
-                }
-                None => seg.next_offset = offset,
-            }
-        }
-        if self.cleaner_checkpoint > self.log_end_offset() {
-            self.cleaner_checkpoint = self.log_end_offset();
-            recovery::write_offset_file(
-                &self.dir,
-                CLEANER_CHECKPOINT_FILE,
-                self.cleaner_checkpoint,
-            )?;
-        }
         Ok(())
     }
 

@@ -16,9 +16,11 @@
 //!   temporary name, fsynced, then renamed; stray temporaries (`.tmp`, `.cleaned`) found on open
 //!   are leftovers of an interrupted replacement whose original is still intact, so they are
 //!   deleted.
+//! - A segment is taken out of the log by renaming its files to `*.deleted` (then fsyncing the
+//!   directory) before they are removed; `*.deleted` files found on open are never loaded.
 
-use crate::lifecycle::DELETED_SUFFIX;
-use crate::segment::{Segment, CLEANED_SUFFIX, INDEX_EXT, LOG_EXT, TIME_INDEX_EXT};
+use crate::cleaner::CLEANING_DIR;
+use crate::segment::{Segment, CLEANED_SUFFIX, DELETED_SUFFIX, INDEX_EXT, LOG_EXT, TIME_INDEX_EXT};
 use crate::LogConfig;
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -51,14 +53,22 @@ pub(crate) fn load(dir: &Path, config: &LogConfig) -> io::Result<Loaded> {
     fs::create_dir_all(dir)?;
     let mut bases = Vec::new();
     let mut index_files = Vec::new();
+    let cleaning = dir.join(CLEANING_DIR);
+    if cleaning.exists() {
+        tracing::warn!(dir = %cleaning.display(), "deleting segments of an interrupted compaction");
+        fs::remove_dir_all(&cleaning)?;
+    }
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            continue;
+        }
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(CLEANED_SUFFIX) || name.ends_with(TMP_SUFFIX) {
+        if name.ends_with(CLEANED_SUFFIX)
+            || name.ends_with(TMP_SUFFIX)
+            || name.ends_with(DELETED_SUFFIX)
+        {
             tracing::warn!(file = %entry.path().display(), "deleting leftover of an interrupted write");
-            fs::remove_file(entry.path())?;
-        } else if name.ends_with(DELETED_SUFFIX) {
-            // A deleted segment still waiting for file.delete.delay.ms when the broker stopped.
             fs::remove_file(entry.path())?;
         } else if let Some(base) = parse_segment_name(&name, LOG_EXT) {
             bases.push(base);
@@ -103,6 +113,9 @@ pub(crate) fn load(dir: &Path, config: &LogConfig) -> io::Result<Loaded> {
     for seg in segments.drain(..below) {
         tracing::info!(segment = %seg.log_path().display(), "deleting segment below the log start offset");
         seg.delete_files()?;
+    }
+    if below > 0 {
+        sync_dir(dir)?;
     }
     let active = segments.last_mut().expect("at least one segment");
     if active.next_offset < log_start_offset {

@@ -3,7 +3,9 @@
 //! Space is only ever reclaimed by deleting whole segments from the front, and never the active
 //! segment (a producer is writing there). The log start offset is persisted (tmp + rename)
 //! *before* any segment file is removed, so a crash in between leaves at worst an extra segment
-//! below the log start offset, which is invisible to readers and deleted next time.
+//! below the log start offset, which is invisible to readers and deleted next time. Segments
+//! are taken out by renaming their files to `*.deleted`; the caller deletes those files later
+//! ([`Log::take_removed`]), outside whatever lock guards the log.
 
 use crate::log::Log;
 use crate::recovery::{self, LOG_START_FILE};
@@ -78,22 +80,13 @@ impl Log {
         Ok(false)
     }
 
-    /// Persists `new_start` as the log start offset, then deletes the first `count` segments.
+    /// Persists `new_start` as the log start offset, then takes the first `count` segments out
+    /// (their files are deleted by whoever calls [`Log::take_removed`]).
     fn delete_front_segments(&mut self, count: usize, new_start: i64) -> Result<(), LogError> {
-        assert!(
-            count < self.segments.len(),
-            "deleting {count} of {} segments would remove the active one",
-            self.segments.len()
-        );
         if new_start != self.log_start_offset {
             recovery::write_offset_file(self.dir(), LOG_START_FILE, new_start)?;
             self.log_start_offset = new_start;
         }
-        let doomed: Vec<_> = self.segments.drain(..count).collect();
-        for seg in doomed {
-            tracing::info!(segment = %seg.log_path().display(), "deleting segment below the log start offset");
-            self.retire_segment(seg)?;
-        }
-        Ok(())
+        self.remove_front_segments(count)
     }
 }

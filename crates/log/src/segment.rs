@@ -8,6 +8,7 @@
 //! appender relies on.
 
 use crate::batch::{BatchHeader, HEADER_SIZE_BYTES};
+use crate::fault::Faults;
 use crate::index::{OffsetEntry, OffsetIndex, TimeEntry, TimeIndex};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -19,10 +20,40 @@ pub(crate) const LOG_EXT: &str = "log";
 pub(crate) const INDEX_EXT: &str = "index";
 pub(crate) const TIME_INDEX_EXT: &str = "timeindex";
 pub(crate) const CLEANED_SUFFIX: &str = ".cleaned";
+pub(crate) const DELETED_SUFFIX: &str = ".deleted";
 
 /// Kafka's naming: the base offset zero-padded to 20 digits, so names sort by offset.
 pub(crate) fn segment_path(dir: &Path, base_offset: i64, ext: &str) -> PathBuf {
     dir.join(format!("{base_offset:020}.{ext}"))
+}
+
+/// [`Segment::header_at`] for a segment file of `size_bytes` known bytes.
+pub(crate) fn header_at_in(
+    file: &File,
+    base_offset: i64,
+    size_bytes: u64,
+    pos: u64,
+) -> io::Result<Option<BatchHeader>> {
+    if pos >= size_bytes {
+        return Ok(None);
+    }
+    let remaining = size_bytes - pos;
+    if remaining < HEADER_SIZE_BYTES as u64 {
+        return Err(invalid_data(format!(
+            "segment {base_offset} has {remaining} stray bytes at {pos}"
+        )));
+    }
+    let mut head = [0u8; HEADER_SIZE_BYTES];
+    file.read_exact_at(&mut head, pos)?;
+    let header = BatchHeader::parse(&head)
+        .map_err(|e| invalid_data(format!("segment {base_offset} position {pos}: {e}")))?;
+    if header.total_size_bytes() as u64 > remaining {
+        return Err(invalid_data(format!(
+            "segment {base_offset} position {pos}: batch of {} bytes overruns the segment",
+            header.total_size_bytes()
+        )));
+    }
+    Ok(Some(header))
 }
 
 pub(crate) fn invalid_data(msg: String) -> io::Error {
@@ -171,29 +202,7 @@ impl Segment {
     /// The batch header at `pos`, `None` at the end of the segment. Errors (instead of
     /// panicking) if the stored bytes are not a plausible batch inside the file.
     pub fn header_at(&self, pos: u64) -> io::Result<Option<BatchHeader>> {
-        if pos >= self.size_bytes {
-            return Ok(None);
-        }
-        let remaining = self.size_bytes - pos;
-        if remaining < HEADER_SIZE_BYTES as u64 {
-            return Err(invalid_data(format!(
-                "segment {} has {remaining} stray bytes at {pos}",
-                self.base_offset
-            )));
-        }
-        let mut head = [0u8; HEADER_SIZE_BYTES];
-        self.file.read_exact_at(&mut head, pos)?;
-        let header = BatchHeader::parse(&head).map_err(|e| {
-            invalid_data(format!("segment {} position {pos}: {e}", self.base_offset))
-        })?;
-        if header.total_size_bytes() as u64 > remaining {
-            return Err(invalid_data(format!(
-                "segment {} position {pos}: batch of {} bytes overruns the segment",
-                self.base_offset,
-                header.total_size_bytes()
-            )));
-        }
-        Ok(Some(header))
+        header_at_in(&self.file, self.base_offset, self.size_bytes, pos)
     }
 
     /// Where a header scan for `offset` may start: the floor entry of the offset index.
@@ -229,20 +238,56 @@ impl Segment {
     }
 
     /// Drops every batch from `pos` on (a batch boundary) and the index entries pointing there,
-    /// then recomputes the running state from what is left.
-    pub fn truncate_at(&mut self, pos: u64, interval_bytes: usize) -> io::Result<()> {
-        self.file.set_len(pos)?;
-        self.size_bytes = pos;
-        self.unflushed = true;
+    /// recomputes the running state from what is left, and fsyncs the result. The index entries
+    /// go first: an index with fewer entries is still right (entries are hints), so if a step
+    /// fails the segment is still usable, holding either all its batches or only those before
+    /// `pos`.
+    pub fn truncate_at(
+        &mut self,
+        pos: u64,
+        interval_bytes: usize,
+        faults: &mut Faults,
+    ) -> io::Result<()> {
         let keep = self
             .offset_index
             .entries()
             .partition_point(|e| (e.position as u64) < pos);
+        faults.step("cut the offset index")?;
         self.offset_index.truncate_entries(keep)?;
+        faults.step("cut the time index")?;
         self.time_index.truncate_entries(keep)?;
+        faults.step("cut the segment file")?;
+        self.file.set_len(pos)?;
+        self.size_bytes = pos;
+        self.unflushed = true;
+        self.recompute_tail(interval_bytes)?;
+        if self.size_bytes == 0 {
+            self.first_append_ms = None;
+        }
+        faults.step("fsync the truncated segment")?;
+        self.file.sync_data()?;
+        self.offset_index.sync()?;
+        self.time_index.sync()?;
+        self.unflushed = false;
+        Ok(())
+    }
+
+    /// Rebuilds next offset, max timestamp and the index tail by scanning from the last index
+    /// entry. If the scan cannot read, the max timestamp stays at its old (higher) value, which
+    /// only makes retention and timestamp lookups more conservative.
+    fn recompute_tail(&mut self, interval_bytes: usize) -> io::Result<()> {
+        let old_max_timestamp_ms = self.max_timestamp_ms;
         let start = self.resume_from_last_entry();
         let mut pending = PendingEntries::default();
-        if let Some(s) = self.scan(start, false, interval_bytes, &mut pending)? {
+        let stop = match self.scan(start, false, interval_bytes, &mut pending) {
+            Ok(stop) => stop,
+            Err(e) => {
+                self.max_timestamp_ms = old_max_timestamp_ms;
+                return Err(e);
+            }
+        };
+        if let Some(s) = stop {
+            self.max_timestamp_ms = old_max_timestamp_ms;
             return Err(invalid_data(format!(
                 "segment {} unreadable after truncation: {}",
                 self.base_offset, s.reason
@@ -250,21 +295,7 @@ impl Segment {
         }
         let mut scratch = Vec::new();
         self.offset_index.append(&pending.offsets, &mut scratch)?;
-        self.time_index.append(&pending.times, &mut scratch)?;
-        if self.size_bytes == 0 {
-            self.first_append_ms = None;
-        }
-        Ok(())
-    }
-
-    pub fn flush(&mut self) -> io::Result<()> {
-        if self.unflushed {
-            self.file.sync_data()?;
-            self.offset_index.sync()?;
-            self.time_index.sync()?;
-            self.unflushed = false;
-        }
-        Ok(())
+        self.time_index.append(&pending.times, &mut scratch)
     }
 
     pub fn log_path(&self) -> PathBuf {
@@ -281,6 +312,36 @@ impl Segment {
         }
         Ok(())
     }
+
+    /// Takes the segment out of the log directory by renaming its files to `*.deleted`; the
+    /// `.log` rename is the step that counts (recovery deletes `*.deleted` files, and index files
+    /// without a log). The files are removed later, outside the log's lock, by
+    /// [`crate::Removed::delete`]. A failed index rename is only logged: a segment created later
+    /// with the same base offset replaces those files.
+    pub fn rename_to_deleted(&self, faults: &mut Faults) -> io::Result<()> {
+        faults.step("rename the segment to .deleted")?;
+        std::fs::rename(
+            self.log_path(),
+            deleted_path(&self.dir, self.base_offset, LOG_EXT),
+        )?;
+        for ext in [INDEX_EXT, TIME_INDEX_EXT] {
+            let from = segment_path(&self.dir, self.base_offset, ext);
+            match std::fs::rename(&from, deleted_path(&self.dir, self.base_offset, ext)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    tracing::warn!(file = %from.display(), error = %e, "could not rename index of a deleted segment");
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `<base>.<ext>.deleted`: a file of a segment taken out of the log, not yet removed.
+pub(crate) fn deleted_path(dir: &Path, base_offset: i64, ext: &str) -> PathBuf {
+    let mut p = segment_path(dir, base_offset, ext).into_os_string();
+    p.push(DELETED_SUFFIX);
+    PathBuf::from(p)
 }
 
 #[cfg(test)]

@@ -136,7 +136,9 @@ impl Segment {
                 OffsetIndex::write_new(&index_path, std::mem::take(&mut pending.offsets))?;
             seg.time_index = TimeIndex::write_new(&time_path, std::mem::take(&mut pending.times))?;
         }
-        if seg.size_bytes > 0 {
+        // Only the active segment rolls by age. A closed segment's first header is not read:
+        // if the disk garbled it, opening must not fail the whole log (reads of it report it).
+        if active && seg.size_bytes > 0 {
             seg.first_append_ms = seg.header_at(0)?.map(|h| h.max_timestamp);
         }
         Ok(seg)

@@ -4,7 +4,9 @@ mod common;
 use common::*;
 use kafka_protocol::records::Compression;
 use runnel_log::batch::{BatchError, BatchHeader, CRC_AT};
+use runnel_log::validate::{validate_produce, RecordFault, ValidationError, ValidationRules};
 use runnel_log::{LogConfig, LogError, TimestampType};
+use runnel_protocol::records::ReadLimits;
 
 #[test]
 fn append_then_read_round_trips_and_stamps_offsets_and_epoch() {
@@ -92,26 +94,35 @@ fn too_large_batch_is_refused() {
 }
 
 #[test]
-fn compacted_topic_refuses_records_without_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = LogConfig::default();
-    config.cleanup_policy.compact = true;
-    let mut log = open(dir.path(), config);
+fn produce_validation_names_the_keyless_records_of_a_compacted_topic() {
     let keyless = batch_of(
         &[rec(Some(b"k"), Some(b"v"), 1), rec(None, Some(b"v"), 1)],
         Compression::None,
     );
-    let err = log.append(&keyless, opts(0)).unwrap_err();
+    let rules = |compacted| ValidationRules {
+        topic_partition: "t-0",
+        compacted,
+        max_message_bytes: 1 << 20,
+        timestamp_type: TimestampType::CreateTime,
+        timestamp_before_max_ms: i64::MAX,
+        timestamp_after_max_ms: i64::MAX,
+        now_ms: 1,
+        limits: ReadLimits::for_batch_limit(1 << 20),
+    };
+    let err = validate_produce(&keyless, &rules(true)).unwrap_err();
     assert!(
-        matches!(
-            err,
-            LogError::Batch(BatchError::Invalid {
-                reason: "compacted topic cannot accept a record without a key"
-            })
-        ),
+        matches!(&err, ValidationError::InvalidRecord { .. }),
         "{err:?}"
     );
-    assert_eq!(log.size_bytes(), 0);
+    assert_eq!(
+        err.record_errors(),
+        &[RecordFault {
+            batch_index: 1,
+            message: "Compacted topic cannot accept message without key in topic partition t-0."
+                .into()
+        }]
+    );
+    assert!(validate_produce(&keyless, &rules(false)).is_ok());
 }
 
 #[test]
@@ -375,7 +386,37 @@ fn scan_batch_headers_visits_batches_from_an_offset_in_order() {
 }
 
 #[test]
-fn flush_messages_and_flush_ms_trigger_fsync() {
+fn flush_messages_fsyncs_after_that_many_records_and_moves_the_recovery_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(
+        dir.path(),
+        LogConfig {
+            flush_messages: 5,
+            ..LogConfig::default()
+        },
+    );
+    assert_eq!((log.recovery_point(), log.flush_count()), (0, 0));
+    log.append(&simple_batch(2, 1, 1), opts(0)).unwrap();
+    log.append(&simple_batch(2, 1, 1), opts(0)).unwrap();
+    assert_eq!(
+        (log.recovery_point(), log.flush_count()),
+        (0, 0),
+        "4 of 5 records: no fsync yet"
+    );
+    log.append(&simple_batch(1, 1, 1), opts(0)).unwrap();
+    assert_eq!(
+        (log.recovery_point(), log.flush_count()),
+        (5, 1),
+        "the fifth record fsynced all five"
+    );
+    log.append(&simple_batch(4, 1, 1), opts(0)).unwrap();
+    assert_eq!((log.recovery_point(), log.flush_count()), (5, 1));
+    log.append(&simple_batch(1, 1, 1), opts(0)).unwrap();
+    assert_eq!((log.recovery_point(), log.flush_count()), (10, 2));
+}
+
+#[test]
+fn flush_ms_fsyncs_once_the_oldest_unflushed_append_is_that_old() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(
         dir.path(),
@@ -384,12 +425,47 @@ fn flush_messages_and_flush_ms_trigger_fsync() {
             ..LogConfig::default()
         },
     );
-    assert!(!log.maybe_flush(1_000).unwrap());
-    log.append(&simple_batch(1, 1, 1), opts(1_000)).unwrap();
+    assert!(!log.maybe_flush(1_000).unwrap(), "nothing written");
+    log.append(&simple_batch(3, 1, 1), opts(1_000)).unwrap();
     assert!(!log.maybe_flush(1_050).unwrap());
+    assert_eq!((log.recovery_point(), log.flush_count()), (0, 0));
     assert!(log.maybe_flush(1_100).unwrap());
-    assert!(!log.maybe_flush(5_000).unwrap());
-    log.flush().unwrap();
+    assert_eq!(
+        (log.recovery_point(), log.flush_count()),
+        (3, 1),
+        "the flush fsynced up to the log end"
+    );
+    assert!(!log.maybe_flush(5_000).unwrap(), "nothing new to flush");
+    assert_eq!(log.flush_count(), 1);
+}
+
+#[test]
+fn a_flush_job_runs_apart_from_the_log_and_appends_meanwhile_stay_unflushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(
+        dir.path(),
+        LogConfig {
+            flush_ms: 100,
+            ..LogConfig::default()
+        },
+    );
+    log.append(&simple_batch(2, 1, 1), opts(0)).unwrap();
+    let job = log.begin_flush_if_due(100).expect("flush due");
+    log.append(&simple_batch(3, 1, 1), opts(150)).unwrap();
+    let outcome = job.run();
+    assert!(outcome.is_ok());
+    log.finish_flush(job, &outcome);
+    assert_eq!(
+        log.recovery_point(),
+        2,
+        "only what the job collected is flushed"
+    );
+    assert!(
+        !log.maybe_flush(200).unwrap(),
+        "the later append is 50 ms old"
+    );
+    assert!(log.maybe_flush(250).unwrap());
+    assert_eq!(log.recovery_point(), 5);
 }
 
 #[test]

@@ -236,3 +236,198 @@ fn compaction_is_skipped_below_the_dirty_ratio_or_without_compact_policy() {
     }
     assert!(!plain.compact(0).unwrap());
 }
+
+/// (segment base, key) pairs, to see which segment holds what.
+fn keys_by_segment(log: &Log) -> Vec<(i64, String)> {
+    let bases = log.segment_base_offsets();
+    contents(log)
+        .into_iter()
+        .map(|(o, k, _)| (*bases.iter().rev().find(|b| **b <= o).unwrap(), k))
+        .collect()
+}
+
+#[test]
+fn a_full_key_map_cleans_only_the_segments_it_covers_and_the_next_pass_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 1,
+        min_cleanable_dirty_ratio: 0.0,
+        ..compact_config()
+    };
+    let mut log = open(dir.path(), config);
+    // One batch per segment: a0..a3 twice, then b0..b5 twice.
+    for round in 0..2 {
+        for k in ["a0", "a1", "a2", "a3"] {
+            put(&mut log, k, Some(&format!("{k}-{round}")), 0);
+        }
+    }
+    for round in 0..2 {
+        for k in ["b0", "b1", "b2", "b3", "b4", "b5"] {
+            put(&mut log, k, Some(&format!("{k}-{round}")), 0);
+        }
+    }
+    put(&mut log, "active", Some("x"), 0);
+    let untouched = std::fs::read(seg_path(&log, 12, "log")).unwrap();
+    // Room for 4 keys: a0..a3 (offsets 0..7) fit, b0 at offset 8 does not.
+    let budget = runnel_log::CleanerBudget {
+        dedupe_buffer_bytes: 24 * 5,
+        load_factor: 0.9,
+    };
+    assert_eq!(budget.max_entries(), 4);
+    let job = log.plan_compaction(0).unwrap().expect("dirty");
+    let out = job.run(budget).unwrap();
+    assert_eq!(out.map_entries, 4, "the map stopped at its budget");
+    assert!(log.finish_compaction(out).unwrap());
+    let got = contents(&log);
+    assert!(
+        !got.iter().any(|(_, _, v)| v
+            .as_deref()
+            .is_some_and(|v| v.ends_with("-0") && v.starts_with('a'))),
+        "the first round of a* was superseded inside the mapped range: {got:?}"
+    );
+    assert_eq!(
+        got.iter().filter(|(_, k, _)| k.starts_with('b')).count(),
+        12,
+        "nothing past the mapped range was cleaned"
+    );
+    assert_eq!(
+        std::fs::read(seg_path(&log, 12, "log")).unwrap(),
+        untouched,
+        "a segment past the mapped range is not rewritten"
+    );
+    // Later passes map from where this one stopped and finish the job.
+    for _ in 0..4 {
+        log.compact_with(0, budget).unwrap();
+    }
+    let keys: Vec<String> = keys_by_segment(&log).into_iter().map(|(_, k)| k).collect();
+    assert_eq!(
+        keys,
+        ["a0", "a1", "a2", "a3", "b0", "b1", "b2", "b3", "b4", "b5", "active"],
+        "every key once, newest value"
+    );
+}
+
+#[test]
+fn compaction_runs_apart_from_the_log_and_skips_segments_that_changed_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 1,
+        min_cleanable_dirty_ratio: 0.0,
+        cleanup_policy: runnel_log::CleanupPolicy {
+            delete: true,
+            compact: true,
+        },
+        ..compact_config()
+    };
+    let mut log = open(dir.path(), config.clone());
+    for i in 0..6 {
+        put(&mut log, "k", Some(&format!("{i}")), 0);
+    }
+    let job = log.plan_compaction(0).unwrap().expect("dirty");
+    // The log moves on while the job has no hold on it.
+    put(&mut log, "other", Some("new"), 0);
+    log.delete_records_before(2).unwrap();
+    let out = job.run(runnel_log::CleanerBudget::default()).unwrap();
+    assert!(log.finish_compaction(out).unwrap());
+    let got = contents(&log);
+    assert_eq!(
+        got.iter()
+            .map(|(o, _, v)| (*o, v.clone()))
+            .collect::<Vec<_>>(),
+        vec![(5, Some("5".to_string())), (6, Some("new".to_string()))],
+        "deleted segments stay deleted, superseded ones are cleaned"
+    );
+    let reopened = open(dir.path(), config);
+    assert_eq!(contents(&reopened), got);
+    assert!(!dir.path().join("cleaning").exists());
+}
+
+#[test]
+fn a_compaction_planned_before_a_truncation_is_discarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 1,
+        min_cleanable_dirty_ratio: 0.0,
+        ..compact_config()
+    };
+    let mut log = open(dir.path(), config);
+    for i in 0..6 {
+        put(&mut log, "k", Some(&format!("{i}")), 0);
+    }
+    let job = log.plan_compaction(0).unwrap().expect("dirty");
+    let out = job.run(runnel_log::CleanerBudget::default()).unwrap();
+    log.truncate_to(3).unwrap();
+    put(&mut log, "k", Some("after"), 0);
+    assert!(!log.finish_compaction(out).unwrap());
+    let values: Vec<Option<String>> = contents(&log).into_iter().map(|(_, _, v)| v).collect();
+    assert_eq!(
+        values,
+        ["0", "1", "2", "after"].map(|v| Some(v.to_string())),
+        "the discarded pass dropped nothing the truncated log still needs"
+    );
+}
+
+#[test]
+fn an_interrupted_compaction_leaves_its_temporary_directory_which_open_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), compact_config());
+    for i in 0..10 {
+        put(&mut log, "k", Some(&format!("{i}")), 0);
+    }
+    let before = contents(&log);
+    let job = log.plan_compaction(0).unwrap().expect("dirty");
+    let out = job.run(runnel_log::CleanerBudget::default()).unwrap();
+    assert!(dir.path().join("cleaning").is_dir());
+    // A crash before the swap: the output is never finished.
+    drop(out);
+    drop(log);
+    let log = open(dir.path(), compact_config());
+    assert_eq!(contents(&log), before);
+    assert!(!dir.path().join("cleaning").exists());
+}
+
+/// A header-only batch claiming 2^31-1 records, with a correct CRC: what a broker stored before
+/// produce validation walked records.
+fn header_only_poison() -> Vec<u8> {
+    use runnel_log::batch::*;
+    let mut b = vec![0u8; HEADER_SIZE_BYTES];
+    let len = (HEADER_SIZE_BYTES - LOG_OVERHEAD_BYTES) as i32;
+    b[LENGTH_AT..LENGTH_AT + 4].copy_from_slice(&len.to_be_bytes());
+    b[MAGIC_AT] = 2;
+    b[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4]
+        .copy_from_slice(&(i32::MAX - 1).to_be_bytes());
+    b[PRODUCER_ID_AT..PRODUCER_ID_AT + 8].copy_from_slice(&(-1i64).to_be_bytes());
+    b[BASE_SEQUENCE_AT..BASE_SEQUENCE_AT + 4].copy_from_slice(&(-1i32).to_be_bytes());
+    b[RECORDS_COUNT_AT..RECORDS_COUNT_AT + 4].copy_from_slice(&i32::MAX.to_be_bytes());
+    let crc = compute_crc(&b);
+    b[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    b
+}
+
+#[test]
+fn a_stored_batch_whose_records_cannot_be_read_is_kept_whole_and_does_not_stop_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 1,
+        min_cleanable_dirty_ratio: 0.0,
+        ..compact_config()
+    };
+    let mut log = open(dir.path(), config);
+    put(&mut log, "k", Some("old"), 0);
+    let poison = header_only_poison();
+    let at = log.append(&poison, opts(0)).unwrap().base_offset;
+    let newest = put(&mut log, "k", Some("new"), 0);
+    put(&mut log, "active", Some("x"), 0);
+    assert!(log.compact(0).unwrap(), "the pass ran");
+    let bytes = log.read(0, 1 << 20, i64::MAX).unwrap().bytes;
+    let batches = split_batches(&bytes).unwrap();
+    assert_eq!(batches[0].0.base_offset, at, "the superseded record went");
+    // Past the base offset, length and leader epoch the log stamps, every byte is the same.
+    assert_eq!(
+        &batches[0].1[16..],
+        &poison[16..],
+        "the unreadable batch is kept byte for byte"
+    );
+    let next = log.read(newest, 1 << 20, i64::MAX).unwrap().bytes;
+    assert_eq!(batch_bases(&next), vec![newest], "the newest value stays");
+}

@@ -5,9 +5,10 @@
 //! its header and body, decodes bodies with the `kafka-protocol` crate and encodes responses.
 //!
 //! `kafka-protocol` is vendored with a patch (see `vendor/kafka-protocol.runnel.patch`) so that
-//! no length read off the wire can make it pre-allocate more than the bytes that remain; without
-//! it a 12-byte Produce body declaring 2^31-1 topics aborts the process. The tests in
-//! `tests/hostile_input.rs` hold that line.
+//! no count or length read off the wire makes it pre-allocate: a count beyond the bytes that
+//! remain is refused, and at most 1024 elements are reserved before they decode. Without it a
+//! 12-byte Produce body declaring 2^31-1 topics aborts the process. The tests in
+//! `tests/hostile_input.rs` hold that line with a counting allocator.
 //!
 //! Layout:
 //! - [`frame`]: reading and writing size-prefixed frames.

@@ -4,10 +4,75 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::*;
+use kafka_protocol::records::RecordBatchDecoder;
 use proptest::prelude::*;
 use runnel_protocol::samples::sample_request_body;
 use runnel_protocol::versions::SUPPORTED_APIS;
 use runnel_protocol::{decode_body, decode_request_header};
+
+mod alloc_meter {
+    //! A global allocator that keeps, per thread, the bytes live and the peak since the last
+    //! reset, so a test can measure what one decode call reserved while other tests run on
+    //! other threads.
+
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    pub struct Meter;
+
+    thread_local! {
+        static LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
+        static PEAK_BYTES: Cell<isize> = const { Cell::new(0) };
+    }
+
+    fn add(delta: isize) {
+        // try_with: allocations during thread teardown must not panic in the allocator.
+        let _ = LIVE_BYTES.try_with(|live| {
+            let now = live.get() + delta;
+            live.set(now);
+            let _ = PEAK_BYTES.try_with(|peak| peak.set(peak.get().max(now)));
+        });
+    }
+
+    unsafe impl GlobalAlloc for Meter {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let p = System.alloc(layout);
+            if !p.is_null() {
+                add(layout.size() as isize);
+            }
+            p
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            System.dealloc(ptr, layout);
+            add(-(layout.size() as isize));
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let p = System.realloc(ptr, layout, new_size);
+            if !p.is_null() {
+                add(new_size as isize - layout.size() as isize);
+            }
+            p
+        }
+    }
+
+    /// The most bytes this thread had allocated at once while `f` ran, above what it held
+    /// before.
+    pub fn peak_bytes_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
+        let start = LIVE_BYTES.with(Cell::get);
+        PEAK_BYTES.with(|p| p.set(start));
+        let r = f();
+        let peak = PEAK_BYTES.with(Cell::get);
+        (r, (peak - start).max(0) as usize)
+    }
+}
+
+#[global_allocator]
+static METER: alloc_meter::Meter = alloc_meter::Meter;
+
+/// The most elements the patched decoders reserve before any has decoded.
+const PREALLOC_CAP_ELEMENTS: usize = 1024;
+/// Allowance for the error value and its message.
+const ERROR_SLACK_BYTES: usize = 4096;
 
 /// Decodes `body` as the request type of `api` at `version`; true if it decoded.
 fn decode_as(api: ApiKey, version: i16, body: &[u8]) -> bool {
@@ -80,6 +145,174 @@ fn huge_string_and_bytes_lengths_are_refused_without_allocating() {
     ];
     body.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff]);
     assert!(!decode_as(ApiKey::Produce, 3, &body));
+}
+
+/// Produce v3 up to its topics array: null transactional id, acks 1, timeout 1000 ms.
+fn produce_v3_prefix(topic_count: u32) -> Vec<u8> {
+    let mut body = vec![0xff, 0xff, 0x00, 0x01, 0x00, 0x00, 0x03, 0xe8];
+    body.extend_from_slice(&topic_count.to_be_bytes());
+    body
+}
+
+#[test]
+fn a_12_byte_body_declaring_2_pow_31_topics_reserves_nothing_for_them() {
+    let body = produce_v3_prefix(0x7fff_ffff);
+    assert_eq!(body.len(), 12);
+    let (decoded, peak_bytes) = alloc_meter::peak_bytes_during(|| {
+        decode_body::<ProduceRequest>(&mut Bytes::from(body), 3).is_ok()
+    });
+    assert!(!decoded, "2^31-1 topics in 0 bytes must not decode");
+    assert!(
+        peak_bytes <= ERROR_SLACK_BYTES,
+        "decoding reserved {peak_bytes} bytes for a count with no bytes behind it"
+    );
+}
+
+#[test]
+fn a_count_the_remaining_bytes_could_hold_reserves_at_most_1024_elements_up_front() {
+    // 1 MiB follows a count of 2^20 topics, so "one element per remaining byte" would let it
+    // reserve 2^20 topic structs; the first topic's name length (-1) fails the decode at once.
+    let remaining_bytes = 1 << 20;
+    let mut body = produce_v3_prefix(remaining_bytes as u32);
+    body.resize(body.len() + remaining_bytes, 0xff);
+    let mut b = Bytes::from(body);
+    let (decoded, peak_bytes) =
+        alloc_meter::peak_bytes_during(|| decode_body::<ProduceRequest>(&mut b, 3).is_ok());
+    assert!(!decoded, "a topic named by length -1 must not decode");
+    let topic_bytes = std::mem::size_of::<produce_request::TopicProduceData>();
+    let bound = PREALLOC_CAP_ELEMENTS * topic_bytes + ERROR_SLACK_BYTES;
+    assert!(
+        peak_bytes <= bound,
+        "decoding reserved {peak_bytes} bytes, over {PREALLOC_CAP_ELEMENTS} topics of \
+         {topic_bytes} bytes plus {ERROR_SLACK_BYTES} ({bound})"
+    );
+}
+
+#[test]
+fn arrays_longer_than_1024_elements_still_decode_whole() {
+    // The cap is on what is reserved up front, not on what decodes.
+    let mut r = MetadataRequest::default();
+    r.topics = Some(
+        (0..5000)
+            .map(|i| {
+                let mut t = metadata_request::MetadataRequestTopic::default();
+                t.name = Some(TopicName(format!("t{i}").into()));
+                t
+            })
+            .collect(),
+    );
+    for version in [1, 12] {
+        let mut buf = bytes::BytesMut::new();
+        kafka_protocol::protocol::Encodable::encode(&r, &mut buf, version).unwrap();
+        let got: MetadataRequest = decode_body(&mut buf.freeze(), version).unwrap();
+        assert_eq!(got.topics.map(|t| t.len()), Some(5000), "v{version}");
+    }
+}
+
+/// CRC-32C (Castagnoli), bit by bit: enough for a test to seal a hand-built batch.
+fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= byte as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0x82f6_3b78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A magic-2 uncompressed batch of `records` bytes declaring `records_count`, with a valid CRC.
+fn sealed_batch(records_count: i32, records: &[u8]) -> Bytes {
+    let mut after_crc = Vec::new();
+    after_crc.extend_from_slice(&0i16.to_be_bytes()); // attributes: no compression
+    after_crc.extend_from_slice(&(records_count.max(1) - 1).to_be_bytes()); // lastOffsetDelta
+    after_crc.extend_from_slice(&0i64.to_be_bytes()); // firstTimestamp
+    after_crc.extend_from_slice(&0i64.to_be_bytes()); // maxTimestamp
+    after_crc.extend_from_slice(&(-1i64).to_be_bytes()); // producerId
+    after_crc.extend_from_slice(&(-1i16).to_be_bytes()); // producerEpoch
+    after_crc.extend_from_slice(&(-1i32).to_be_bytes()); // baseSequence
+    after_crc.extend_from_slice(&records_count.to_be_bytes());
+    after_crc.extend_from_slice(records);
+    let mut batch = Vec::new();
+    batch.extend_from_slice(&0i64.to_be_bytes()); // baseOffset
+    batch.extend_from_slice(&((4 + 1 + 4 + after_crc.len()) as i32).to_be_bytes());
+    batch.extend_from_slice(&0i32.to_be_bytes()); // partitionLeaderEpoch
+    batch.push(2); // magic
+    batch.extend_from_slice(&crc32c(&after_crc).to_be_bytes());
+    batch.extend_from_slice(&after_crc);
+    Bytes::from(batch)
+}
+
+#[test]
+fn a_61_byte_batch_declaring_2_pow_31_records_reserves_nothing_for_them() {
+    let mut batch = sealed_batch(i32::MAX, &[]);
+    assert_eq!(batch.len(), 61);
+    let (result, peak_bytes) =
+        alloc_meter::peak_bytes_during(|| RecordBatchDecoder::decode(&mut batch).map(|_| ()));
+    assert!(result.is_err(), "2^31-1 records in 0 bytes must not decode");
+    assert!(
+        peak_bytes <= ERROR_SLACK_BYTES,
+        "decoding reserved {peak_bytes} bytes for a record count with no records behind it"
+    );
+}
+
+#[test]
+fn a_header_whose_last_offset_overflows_wraps_instead_of_panicking() {
+    // Found by the record_batch fuzz target: baseOffset i64::MIN and a negative
+    // lastOffsetDelta made last_offset() overflow, a panic under overflow checks (validation
+    // names the last offset in its refusal). Kafka's long arithmetic wraps.
+    let mut batch = sealed_batch(1, &[]).to_vec();
+    batch[..8].copy_from_slice(&i64::MIN.to_be_bytes());
+    batch[23..27].copy_from_slice(&(-503_250_944i32).to_be_bytes());
+    let header = runnel_protocol::records::BatchHeader::parse(&batch).unwrap();
+    assert_eq!(
+        header.last_offset(),
+        i64::MIN.wrapping_add(-503_250_944),
+        "base {} + delta {}",
+        header.base_offset,
+        header.last_offset_delta
+    );
+}
+
+/// Zigzag varint, as record fields are encoded.
+fn varint(v: i32, out: &mut Vec<u8>) {
+    let mut z = ((v << 1) ^ (v >> 31)) as u32;
+    while z >= 0x80 {
+        out.push((z as u8) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+#[test]
+fn a_record_declaring_as_many_headers_as_it_has_bytes_reserves_at_most_1024_up_front() {
+    // One record: attributes, timestamp and offset deltas 0, null key and value, then a header
+    // count of 2^17 followed by 2^17 bytes that each read as header key length -1 (refused).
+    let header_count = 1 << 17;
+    let mut body = vec![0, 0, 0];
+    varint(-1, &mut body);
+    varint(-1, &mut body);
+    varint(header_count, &mut body);
+    body.resize(body.len() + header_count as usize, 0x01);
+    let mut record = Vec::new();
+    varint(body.len() as i32, &mut record);
+    record.extend_from_slice(&body);
+    let mut batch = sealed_batch(1, &record);
+    let (result, peak_bytes) =
+        alloc_meter::peak_bytes_during(|| RecordBatchDecoder::decode(&mut batch).map(|_| ()));
+    assert!(result.is_err(), "a header key of length -1 must not decode");
+    // An IndexMap entry holds the key, the value, a hash and an index slot.
+    let entry_bytes = std::mem::size_of::<(u64, Bytes, Option<Bytes>)>() + 16;
+    let bound = PREALLOC_CAP_ELEMENTS * entry_bytes + ERROR_SLACK_BYTES;
+    assert!(
+        peak_bytes <= bound,
+        "decoding reserved {peak_bytes} bytes, over {PREALLOC_CAP_ELEMENTS} headers of about \
+         {entry_bytes} bytes plus {ERROR_SLACK_BYTES} ({bound})"
+    );
 }
 
 #[test]

@@ -514,7 +514,13 @@ impl RecordBatchDecoder {
         version: i8,
         records: &mut Vec<Record>,
     ) -> Result<()> {
-        records.reserve(batch_decode_info.record_count as usize);
+        // RUNNEL PATCH: no reservation from record_count. It is four bytes the sender chose
+        // (2^31-1 in a 61-byte batch asked for 377 GB and aborted the process); the vector grows
+        // as records actually decode, and a count beyond the bytes that remain is refused.
+        crate::protocol::types::prealloc_elements(
+            batch_decode_info.record_count as usize,
+            buf.remaining(),
+        )?;
         for _ in 0..batch_decode_info.record_count {
             records.push(Record::decode_new(buf, batch_decode_info, version)?);
         }
@@ -859,11 +865,13 @@ impl Record {
 
         // Timestamp delta
         let timestamp_delta: i64 = types::VarLong.decode(buf)?;
-        let timestamp = batch_decode_info.min_timestamp + timestamp_delta;
+        // RUNNEL PATCH: both deltas are the sender's; overflow wraps (as Kafka's long
+        // arithmetic does) instead of panicking in builds with overflow checks.
+        let timestamp = batch_decode_info.min_timestamp.wrapping_add(timestamp_delta);
 
         // Offset delta
         let offset_delta: i32 = types::VarInt.decode(buf)?;
-        let offset = batch_decode_info.min_offset + offset_delta as i64;
+        let offset = batch_decode_info.min_offset.wrapping_add(offset_delta as i64);
         let sequence = batch_decode_info.base_sequence.wrapping_add(offset_delta);
 
         // Key
@@ -893,8 +901,11 @@ impl Record {
         }
         let num_headers = num_headers as usize;
 
-        // RUNNEL PATCH: cap the pre-allocation by the bytes that remain.
-        let mut headers = IndexMap::with_capacity(num_headers.min(bytes::Buf::remaining(buf)));
+        // RUNNEL PATCH: see `prealloc_elements`.
+        let mut headers = IndexMap::with_capacity(crate::protocol::types::prealloc_elements(
+            num_headers,
+            bytes::Buf::remaining(buf),
+        )?);
         for _ in 0..num_headers {
             // Key len
             let key_len: i32 = types::VarInt.decode(buf)?;

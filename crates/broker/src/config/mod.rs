@@ -12,6 +12,7 @@ pub mod describe;
 pub mod dynamic;
 pub mod kafka;
 pub mod kafka_defs;
+pub mod network;
 pub mod topic;
 pub mod validate;
 
@@ -46,6 +47,8 @@ pub struct BrokerConfig {
     pub socket_receive_buffer_bytes: i32,
     pub socket_request_max_bytes: usize,
     pub max_connections: usize,
+    /// `queued.max.request.bytes`, `connections.max.idle.ms`, `max.connections.per.ip[.overrides]`.
+    pub network: network::NetworkLimits,
     pub num_partitions: i32,
     pub default_replication_factor: i16,
     pub min_insync_replicas: i32,
@@ -54,6 +57,9 @@ pub struct BrokerConfig {
     pub log_flush_scheduler_interval_ms: i64,
     pub log_retention_check_interval_ms: i64,
     pub log_cleaner_backoff_ms: i64,
+    pub log_cleaner_dedupe_buffer_size: usize,
+    pub log_cleaner_io_buffer_load_factor: f64,
+    pub log_cleaner_threads: usize,
     pub producer_id_expiration_ms: i64,
     pub offsets_topic_num_partitions: i32,
     pub offsets_retention_ms: i64,
@@ -63,6 +69,14 @@ pub struct BrokerConfig {
     pub group_min_session_timeout_ms: i32,
     pub group_max_session_timeout_ms: i32,
     pub group_max_size: usize,
+    /// `runnel.max.groups`: groups held by the coordinator.
+    pub max_groups: usize,
+    /// `runnel.max.group.members`: members plus pending member ids, over all groups.
+    pub max_group_members: usize,
+    /// `runnel.max.producer.states.per.partition`.
+    pub max_producer_states_per_partition: usize,
+    /// `runnel.max.partitions`: partitions over all topics.
+    pub max_partitions: usize,
 }
 
 impl BrokerConfig {
@@ -117,6 +131,21 @@ impl BrokerConfig {
             }
             Ok(v as usize)
         };
+        let socket_request_max_bytes = positive("socket.request.max.bytes")?;
+        let network = network::NetworkLimits::new(
+            lookup.long("queued.max.request.bytes")?,
+            socket_request_max_bytes,
+            lookup.long("connections.max.idle.ms")?,
+            lookup.int("max.connections.per.ip")?,
+            &lookup.string("max.connections.per.ip.overrides")?,
+        )?;
+        let positive_long = |key: &str| -> Result<usize> {
+            let v = lookup.long(key)?;
+            if v < 1 {
+                bail!("invalid value '{v}' for configuration key '{key}': must be at least 1");
+            }
+            usize::try_from(v).map_err(|_| bad(key, &v.to_string(), "too large"))
+        };
         let config = BrokerConfig {
             node_id: node_id as i32,
             listener,
@@ -130,8 +159,9 @@ impl BrokerConfig {
             queued_max_requests: positive("queued.max.requests")?,
             socket_send_buffer_bytes: lookup.int("socket.send.buffer.bytes")? as i32,
             socket_receive_buffer_bytes: lookup.int("socket.receive.buffer.bytes")? as i32,
-            socket_request_max_bytes: positive("socket.request.max.bytes")?,
+            socket_request_max_bytes,
             max_connections: positive("max.connections")?,
+            network,
             num_partitions: positive("num.partitions")? as i32,
             default_replication_factor: positive("default.replication.factor")? as i16,
             min_insync_replicas: positive("min.insync.replicas")? as i32,
@@ -140,6 +170,10 @@ impl BrokerConfig {
             log_flush_scheduler_interval_ms: lookup.long("log.flush.scheduler.interval.ms")?,
             log_retention_check_interval_ms: positive("log.retention.check.interval.ms")? as i64,
             log_cleaner_backoff_ms: positive("log.cleaner.backoff.ms")? as i64,
+            log_cleaner_dedupe_buffer_size: positive_long("log.cleaner.dedupe.buffer.size")?,
+            log_cleaner_io_buffer_load_factor: lookup
+                .fraction("log.cleaner.io.buffer.load.factor")?,
+            log_cleaner_threads: positive("log.cleaner.threads")?,
             producer_id_expiration_ms: positive("producer.id.expiration.ms")? as i64,
             offsets_topic_num_partitions: positive("offsets.topic.num.partitions")? as i32,
             offsets_retention_ms: positive("offsets.retention.minutes")? as i64 * 60_000,
@@ -152,6 +186,12 @@ impl BrokerConfig {
             group_min_session_timeout_ms: lookup.int("group.min.session.timeout.ms")? as i32,
             group_max_session_timeout_ms: lookup.int("group.max.session.timeout.ms")? as i32,
             group_max_size: positive("group.max.size")?,
+            max_groups: positive("runnel.max.groups")?,
+            max_group_members: positive("runnel.max.group.members")?,
+            max_producer_states_per_partition: positive(
+                "runnel.max.producer.states.per.partition",
+            )?,
+            max_partitions: positive("runnel.max.partitions")?,
             explicit: explicit.clone(),
             dynamic: dynamic.clone(),
         };
@@ -175,6 +215,16 @@ impl BrokerConfig {
                 config.group_max_session_timeout_ms
             );
         }
+        let per_thread_slots = config.log_cleaner_dedupe_buffer_size
+            / config.log_cleaner_threads
+            / runnel_log::cleaner::offset_map::SLOT_BYTES;
+        if per_thread_slots as f64 * config.log_cleaner_io_buffer_load_factor <= 1.0 {
+            bail!(
+                "invalid value '{}' for configuration key 'log.cleaner.dedupe.buffer.size': too small to hold even one key per cleaner thread (log.cleaner.threads={}), so compaction would never make progress",
+                config.log_cleaner_dedupe_buffer_size,
+                config.log_cleaner_threads
+            );
+        }
         if config.default_replication_factor != 1 {
             bail!(
                 "invalid value '{}' for configuration key 'default.replication.factor': a single-node broker only supports 1",
@@ -182,6 +232,15 @@ impl BrokerConfig {
             );
         }
         Ok(config)
+    }
+
+    /// What one compaction's key map may use: `log.cleaner.dedupe.buffer.size` is shared by the
+    /// `log.cleaner.threads` compactions that may run at once, as in Kafka.
+    pub fn cleaner_budget(&self) -> runnel_log::CleanerBudget {
+        runnel_log::CleanerBudget {
+            dedupe_buffer_bytes: self.log_cleaner_dedupe_buffer_size / self.log_cleaner_threads,
+            load_factor: self.log_cleaner_io_buffer_load_factor,
+        }
     }
 
     /// The value of a broker key when this broker started: dynamic, explicit, or default.
@@ -321,6 +380,14 @@ impl Lookup<'_> {
         }
         Ok(v)
     }
+    /// A number in (0, 1].
+    fn fraction(&self, key: &str) -> Result<f64> {
+        let s = self.string(key)?;
+        match s.parse::<f64>() {
+            Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+            _ => Err(bad(key, &s, "expected a number above 0 and at most 1")),
+        }
+    }
     fn bool(&self, key: &str) -> Result<bool> {
         let s = self.string(key)?;
         parse_bool(&s).ok_or_else(|| bad(key, &s, "expected true or false"))
@@ -432,6 +499,26 @@ mod tests {
     }
 
     #[test]
+    fn a_dedupe_buffer_too_small_for_one_key_per_cleaner_thread_stops_start_up() {
+        let err = BrokerConfig::with(&[
+            ("log.cleaner.dedupe.buffer.size", "48"),
+            ("log.cleaner.threads", "2"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("log.cleaner.dedupe.buffer.size") && err.contains("48"),
+            "{err}"
+        );
+        let err = BrokerConfig::with(&[("log.cleaner.io.buffer.load.factor", "1.5")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("log.cleaner.io.buffer.load.factor"), "{err}");
+        let ok = BrokerConfig::with(&[("log.cleaner.threads", "2")]).unwrap();
+        assert_eq!(ok.cleaner_budget().dedupe_buffer_bytes, 64 * 1024 * 1024);
+    }
+
+    #[test]
     fn an_unknown_key_is_accepted_with_a_warning() {
         assert!(BrokerConfig::with(&[("no.such.key", "1")]).is_ok());
     }
@@ -486,6 +573,41 @@ mod docs_tests {
             assert!(
                 doc.contains(&format!("`{}`", d.name)),
                 "docs/configuration.md lacks `{}`",
+                d.name
+            );
+        }
+    }
+
+    /// The generated section lists exactly the Kafka keys Runnel accepts without acting on
+    /// them; after adding a key to defs.rs or topic.rs, run
+    /// `scripts/gen-kafka-configs.py --render-only`.
+    #[test]
+    fn every_kafka_key_without_effect_is_listed_as_such() {
+        let doc = include_str!("../../../../docs/configuration.md");
+        let section = doc
+            .split("<!-- BEGIN GENERATED")
+            .nth(1)
+            .and_then(|s| s.split("<!-- END GENERATED -->").next())
+            .expect("docs/configuration.md has the generated section");
+        let (broker, topic) = section
+            .split_once("### Topic keys with no effect yet")
+            .expect("the generated section has its topic part");
+        let row = |name: &str| format!("| `{name}`");
+        for d in super::kafka_defs::KAFKA_BROKER_CONFIGS {
+            let implemented = super::defs::find(d.name).is_some();
+            assert_eq!(
+                broker.contains(&row(d.name)),
+                !implemented,
+                "broker key {} (implemented: {implemented}): rerun scripts/gen-kafka-configs.py --render-only",
+                d.name
+            );
+        }
+        for d in super::kafka_defs::KAFKA_TOPIC_CONFIGS {
+            let implemented = super::topic::find(d.name).is_some();
+            assert_eq!(
+                topic.contains(&row(d.name)),
+                !implemented,
+                "topic key {} (implemented: {implemented}): rerun scripts/gen-kafka-configs.py --render-only",
                 d.name
             );
         }

@@ -4,8 +4,8 @@
 //! to (re)join), `CompletingRebalance` (joined; waiting for the leader's assignment in
 //! SyncGroup), `Stable` (assignment handed out; heartbeats flow), `Dead` (deleted).
 //!
-//! Everything here runs under the coordinator's lock; waiting requests hold a oneshot receiver
-//! that the transition which answers them fires.
+//! Everything here runs under its shard's lock; waiting requests hold a oneshot receiver that
+//! the transition which answers them fires.
 
 use crate::error::BrokerError;
 use bytes::Bytes;
@@ -154,6 +154,9 @@ pub struct Group {
     /// the latest it may be extended to.
     pub initial_delay_until: i64,
     pub initial_delay_limit: i64,
+    /// Records of state changes not yet on the shard's write queue: the state machine fills it,
+    /// the operation that ran it moves it to the queue before releasing the shard lock.
+    pub outbox: Vec<(Bytes, Option<Bytes>)>,
 }
 
 impl Group {
@@ -173,6 +176,7 @@ impl Group {
             rebalance_deadline: 0,
             initial_delay_until: 0,
             initial_delay_limit: 0,
+            outbox: Vec::new(),
         }
     }
 

@@ -147,9 +147,16 @@ impl GroupCoordinator {
 
     pub async fn join(&self, p: JoinParams) -> JoinResult {
         let member_id = p.member_id.clone();
+        let group_id = p.group_id.clone();
         let rx = {
-            let mut groups = self.groups.lock();
-            match self.join_locked(&mut groups, p, now_ms()) {
+            let shard = match self.shard_of(&group_id) {
+                Ok(s) => s,
+                Err(e) => return JoinResult::failed(e, &member_id),
+            };
+            let mut st = shard.state.lock();
+            let result = self.join_locked(shard, &mut st, p, now_ms());
+            self.flush_outbox(shard, &mut st, &group_id);
+            match result {
                 Ok(Ok(result)) => return result,
                 Ok(Err(rx)) => rx,
                 Err((e, id)) => return JoinResult::failed(e, &id),
@@ -162,14 +169,12 @@ impl GroupCoordinator {
     #[allow(clippy::type_complexity)]
     pub(super) fn join_locked(
         &self,
-        groups: &mut HashMap<String, Group>,
+        shard: &Shard,
+        st: &mut ShardState,
         p: JoinParams,
         now: i64,
     ) -> Result<Result<JoinResult, oneshot::Receiver<JoinResult>>, (BrokerError, String)> {
         let fail = |e: BrokerError| Err((e, p.member_id.clone()));
-        if let Err(e) = self.check_loaded() {
-            return fail(e);
-        }
         if p.group_id.is_empty() {
             return fail(BrokerError::InvalidGroupId);
         }
@@ -179,18 +184,27 @@ impl GroupCoordinator {
             return fail(BrokerError::InvalidSessionTimeout(p.session_timeout_ms));
         }
         let unknown = p.member_id.is_empty();
+        let ShardState {
+            groups,
+            members_counted,
+            members_admitted,
+            ..
+        } = st;
         if !unknown && !groups.contains_key(&p.group_id) {
             return fail(BrokerError::UnknownMemberId);
         }
-        let g = groups
-            .entry(p.group_id.clone())
-            .or_insert_with(|| Group::new(&p.group_id, now));
+        let g = match groups.create(Group::new(&p.group_id, now), self.config.max_groups) {
+            Ok(g) => g,
+            Err(e) => return fail(e),
+        };
         if g.state == GroupState::Dead {
             return fail(BrokerError::CoordinatorNotAvailable);
         }
         if !g.supports(&p.protocol_type, &p.protocols) {
             return fail(BrokerError::InconsistentGroupProtocol);
         }
+        let max_size = self.config.max_size;
+        let mut admit = || self.admit_member(shard, *members_counted, members_admitted);
         let (tx, rx) = oneshot::channel();
         if unknown {
             let new_id = format!("{}-{}", p.client_id, uuid::Uuid::new_v4());
@@ -199,15 +213,23 @@ impl GroupCoordinator {
                     return Ok(self.replace_static_member(g, &old_id, new_id, p, tx, rx, now));
                 }
             } else if p.require_known_member_id {
-                if g.is_full(self.config.max_size) {
+                // A pending member id holds a place in the group until it joins or its
+                // session timeout passes.
+                if g.members.len() + g.pending.len() >= max_size {
                     return fail(BrokerError::GroupMaxSizeReached);
+                }
+                if let Err(e) = admit() {
+                    return fail(e);
                 }
                 g.pending
                     .insert(new_id.clone(), now + p.session_timeout_ms as i64);
                 return Err((BrokerError::MemberIdRequired(new_id.clone()), new_id));
             }
-            if g.is_full(self.config.max_size) {
+            if g.is_full(max_size) {
                 return fail(BrokerError::GroupMaxSizeReached);
+            }
+            if let Err(e) = admit() {
+                return fail(e);
             }
             self.add_member_and_rebalance(g, new_id, p, tx, now);
             return Ok(Err(rx));
@@ -220,7 +242,7 @@ impl GroupCoordinator {
             }
         }
         if g.pending.remove(&p.member_id).is_some() {
-            if g.is_full(self.config.max_size) {
+            if g.is_full(max_size) {
                 return fail(BrokerError::GroupMaxSizeReached);
             }
             let id = p.member_id.clone();
@@ -384,27 +406,39 @@ impl GroupCoordinator {
 
     // ---------------------------------------------------------------- timers
 
-    /// Session expiry, pending-member expiry, and join-phase deadlines.
+    /// Session expiry, pending-member expiry, and join-phase deadlines, one shard at a time;
+    /// also recounts members for `runnel.max.group.members`.
     pub fn tick(&self, now: i64) {
-        let mut groups = self.groups.lock();
-        for g in groups.values_mut() {
-            let expired: Vec<String> = g
-                .members
-                .values()
-                .filter(|m| !m.awaiting() && now > m.session_deadline)
-                .map(|m| m.member_id.clone())
-                .collect();
-            for id in expired {
-                tracing::info!(group = %g.id, member = %id, "session expired; member removed");
-                self.remove_member_and_update(g, &id, now);
+        for shard in &self.shards {
+            if shard.check().is_err() {
+                continue;
             }
-            let before = g.pending.len();
-            g.pending.retain(|_, deadline| *deadline >= now);
-            if g.pending.len() != before {
-                self.try_complete_join(g, now);
+            let mut st = shard.state.lock();
+            let ids: Vec<String> = st.groups.values().map(|g| g.id.clone()).collect();
+            for id in ids {
+                if let Some(g) = st.groups.get_mut(&id) {
+                    self.tick_group(g, now);
+                }
+                self.flush_outbox(shard, &mut st, &id);
             }
-            self.try_complete_join(g, now);
+            shard::recount(shard, &mut st);
         }
+    }
+
+    fn tick_group(&self, g: &mut Group, now: i64) {
+        let expired: Vec<String> = g
+            .members
+            .values()
+            .filter(|m| !m.awaiting() && now > m.session_deadline)
+            .map(|m| m.member_id.clone())
+            .collect();
+        for id in expired {
+            tracing::info!(group = %g.id, member = %id, "session expired; member removed");
+            self.remove_member_and_update(g, &id, now);
+        }
+        // Pending member ids expire after the session timeout they were handed out with.
+        g.pending.retain(|_, deadline| *deadline >= now);
+        self.try_complete_join(g, now);
     }
 }
 
@@ -433,19 +467,17 @@ pub(super) fn refresh(g: &mut Group, member_id: &str, now: i64) {
     }
 }
 
-/// Loads the coordinator, then runs its timers until shutdown.
+/// Loads every shard (each on its own, on the blocking pool) and runs its writer, and runs the
+/// timers until shutdown; then waits for the writers to drain their queues.
 pub async fn run(coordinator: Arc<GroupCoordinator>, mut shutdown: watch::Receiver<bool>) {
-    let c = coordinator.clone();
-    match tokio::task::spawn_blocking(move || c.load()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "loading __consumer_offsets failed; starting with what was read");
-            coordinator.loaded.store(true, Ordering::Release);
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "loading __consumer_offsets panicked");
-            coordinator.loaded.store(true, Ordering::Release);
-        }
+    let mut writers = tokio::task::JoinSet::new();
+    for index in 0..coordinator.shards.len() {
+        let c = coordinator.clone();
+        let shutdown = shutdown.clone();
+        writers.spawn(async move {
+            load_shard(&c, index).await;
+            shard::write_loop(c, index, shutdown).await;
+        });
     }
     let mut tick = tokio::time::interval(Duration::from_millis(TICK_MS));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -461,6 +493,26 @@ pub async fn run(coordinator: Arc<GroupCoordinator>, mut shutdown: watch::Receiv
             _ = tick.tick() => coordinator.tick(now_ms()),
             _ = expiry.tick() => coordinator.expire_offsets(now_ms()),
             _ = shutdown.changed() => break,
+        }
+    }
+    while writers.join_next().await.is_some() {}
+}
+
+/// Replays one shard's partition. A failure leaves the shard failed: its groups answer
+/// NOT_COORDINATOR rather than appearing empty, and the error is logged.
+async fn load_shard(coordinator: &Arc<GroupCoordinator>, index: usize) {
+    let partition = coordinator.shards[index].partition.clone();
+    let shard = &coordinator.shards[index];
+    match tokio::task::spawn_blocking(move || persist::replay(&partition)).await {
+        Ok(Ok(groups)) => shard.set_loaded(groups),
+        Ok(Err(e)) => {
+            tracing::error!(partition = index, error = %e,
+                "loading __consumer_offsets partition failed; its groups answer NOT_COORDINATOR");
+            shard.set_failed();
+        }
+        Err(e) => {
+            tracing::error!(partition = index, error = %e, "loading __consumer_offsets partition panicked");
+            shard.set_failed();
         }
     }
 }

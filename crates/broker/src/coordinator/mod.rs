@@ -4,14 +4,22 @@
 //!
 //! - [`group`]: the state machine and members of one group.
 //! - [`records`]: Kafka's record layouts in `__consumer_offsets`.
-//! - This module: the configuration and the group map behind one lock.
+//! - This module: the configuration, and the shards: one per `__consumer_offsets` partition,
+//!   each with its own lock, load state and writer (`shard`), so that a slow or failed partition
+//!   holds up only its own groups.
 //! - `join`: JoinGroup and rebalancing, static members, and the timers (session expiry,
 //!   rebalance timeout, `group.initial.rebalance.delay.ms`) driven by [`run`].
 //! - `sync`: SyncGroup, Heartbeat, LeaveGroup.
 //! - `offsets`: OffsetCommit, OffsetFetch, OffsetDelete, offset retention.
 //! - `admin`: DescribeGroups, ListGroups, DeleteGroups.
-//! - `persist`: every commit and group change is appended to `__consumer_offsets` before the
-//!   client is answered; replay at start-up (COORDINATOR_LOAD_IN_PROGRESS until done).
+//! - `persist`: record encoding, the append, and replay at start-up, per partition
+//!   (COORDINATOR_LOAD_IN_PROGRESS until that partition is done, NOT_COORDINATOR if it failed).
+//!
+//! Bounds on what clients can make the coordinator hold: `group.max.size` members (and pending
+//! member ids) per group, `runnel.max.groups` groups and `runnel.max.group.members` members
+//! plus pending member ids over all groups; beyond them a join (or a commit creating a group)
+//! gets GROUP_MAX_SIZE_REACHED. Pending member ids expire after the session timeout they were
+//! asked with, as in Kafka.
 
 mod admin;
 pub mod group;
@@ -19,6 +27,7 @@ mod join;
 mod offsets;
 mod persist;
 pub mod records;
+mod shard;
 mod sync;
 
 /// Member helpers shared by the submodules (through their `use super::*`).
@@ -34,10 +43,11 @@ use group::{Group, GroupState, JoinResult, JoinedMember, Member, OffsetEntry, Sy
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
-use parking_lot::Mutex;
 use records::{GroupValue, MemberValue, OffsetValue, RecordKey};
+pub use shard::LoadState;
+use shard::{Shard, ShardState, Totals};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
@@ -58,6 +68,10 @@ pub struct GroupConfig {
     pub offset_metadata_max_bytes: usize,
     pub offsets_retention_ms: i64,
     pub offsets_retention_check_interval_ms: i64,
+    /// `runnel.max.groups`.
+    pub max_groups: usize,
+    /// `runnel.max.group.members`.
+    pub max_group_members: usize,
 }
 
 impl GroupConfig {
@@ -70,6 +84,8 @@ impl GroupConfig {
             offset_metadata_max_bytes: c.offset_metadata_max_bytes,
             offsets_retention_ms: c.offsets_retention_ms,
             offsets_retention_check_interval_ms: c.offsets_retention_check_interval_ms,
+            max_groups: c.max_groups,
+            max_group_members: c.max_group_members,
         }
     }
 }
@@ -127,38 +143,107 @@ pub type FetchedOffset = (String, i32, Option<OffsetEntry>);
 
 pub struct GroupCoordinator {
     pub config: GroupConfig,
-    partitions: Vec<Arc<Partition>>,
-    groups: Mutex<HashMap<String, Group>>,
-    loaded: AtomicBool,
+    shards: Vec<Shard>,
+    totals: Arc<Totals>,
 }
 
 /// A record to append: key, and value (`None` = tombstone).
 type KeyValue = (Bytes, Option<Bytes>);
 
 impl GroupCoordinator {
+    /// A coordinator over these `__consumer_offsets` partitions, every shard still loading
+    /// (see [`run`]).
     pub fn new(config: GroupConfig, partitions: Vec<Arc<Partition>>) -> GroupCoordinator {
+        let totals = Arc::new(Totals::default());
         GroupCoordinator {
             config,
-            partitions,
-            groups: Mutex::new(HashMap::new()),
-            loaded: AtomicBool::new(false),
+            shards: partitions
+                .into_iter()
+                .map(|p| Shard::new(p, totals.clone()))
+                .collect(),
+            totals,
         }
     }
 
+    /// Whether every `__consumer_offsets` partition has been replayed successfully.
     pub fn is_loaded(&self) -> bool {
-        self.loaded.load(Ordering::Acquire)
+        self.shards
+            .iter()
+            .all(|s| s.load_state() == LoadState::Loaded)
     }
 
-    fn check_loaded(&self) -> BrokerResult<()> {
-        if self.is_loaded() {
-            Ok(())
-        } else {
-            Err(BrokerError::CoordinatorLoadInProgress)
+    /// The load state of each `__consumer_offsets` partition, by partition index.
+    pub fn load_states(&self) -> Vec<LoadState> {
+        self.shards.iter().map(|s| s.load_state()).collect()
+    }
+
+    /// Writes of `group`'s shard queued or being appended (for tests that hold a partition up).
+    pub fn writes_in_flight(&self, group: &str) -> usize {
+        self.shards
+            .get(self.shard_index(group))
+            .map_or(0, |s| s.writes_in_flight.load(Ordering::Acquire))
+    }
+
+    /// Groups held, over all shards.
+    pub fn group_count(&self) -> usize {
+        self.totals.groups.load(Ordering::Acquire)
+    }
+
+    /// The shard holding `group`'s state.
+    fn shard_index(&self, group: &str) -> usize {
+        records::partition_for(group, self.shards.len() as i32) as usize
+    }
+
+    /// The shard of `group`, if it may be served now (loaded).
+    fn shard_of(&self, group: &str) -> BrokerResult<&Shard> {
+        let shard = self
+            .shards
+            .get(self.shard_index(group))
+            .ok_or(BrokerError::CoordinatorNotAvailable)?;
+        shard.check()?;
+        Ok(shard)
+    }
+
+    /// For FindCoordinator: COORDINATOR_LOAD_IN_PROGRESS while `group`'s partition is replayed.
+    pub fn check_loading(&self, group: &str) -> BrokerResult<()> {
+        match self
+            .shards
+            .get(self.shard_index(group))
+            .map(|s| s.load_state())
+        {
+            Some(LoadState::Loading) => Err(BrokerError::CoordinatorLoadInProgress),
+            Some(_) => Ok(()),
+            None => Err(BrokerError::CoordinatorNotAvailable),
         }
     }
 
-    fn partition_of(&self, group: &str) -> &Arc<Partition> {
-        &self.partitions[records::partition_for(group, self.partitions.len() as i32) as usize]
+    /// Admits one more member or pending member id into a shard, within
+    /// `runnel.max.group.members` over all shards (an upper estimate between recounts).
+    /// `counted` and `admitted` are the shard's `members_counted` and `members_admitted`.
+    fn admit_member(
+        &self,
+        shard: &Shard,
+        counted: usize,
+        admitted: &mut usize,
+    ) -> BrokerResult<()> {
+        let total: usize = self
+            .shards
+            .iter()
+            .map(|s| s.members_estimate.load(Ordering::Acquire))
+            .sum();
+        if total >= self.config.max_group_members {
+            tracing::warn!(
+                total,
+                max = self.config.max_group_members,
+                "runnel.max.group.members reached; refusing a new member"
+            );
+            return Err(BrokerError::GroupMaxSizeReached);
+        }
+        *admitted += 1;
+        shard
+            .members_estimate
+            .store(counted + *admitted, Ordering::Release);
+        Ok(())
     }
 }
 
@@ -170,9 +255,21 @@ mod tests {
         GroupConfig::from_broker(&BrokerConfig::with(&[]).unwrap())
     }
 
-    #[test]
-    fn every_group_operation_answers_coordinator_load_in_progress_until_loaded() {
-        let c = GroupCoordinator::new(config(), vec![]);
+    #[tokio::test]
+    async fn every_group_operation_answers_coordinator_load_in_progress_until_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Arc::new(
+            Partition::open(
+                OFFSETS_TOPIC,
+                0,
+                dir.path(),
+                runnel_log::LogConfig::default(),
+                0,
+                10,
+            )
+            .unwrap(),
+        );
+        let c = GroupCoordinator::new(config(), vec![p]);
         assert!(matches!(
             c.heartbeat("g", 1, "m", None),
             Err(BrokerError::CoordinatorLoadInProgress)
@@ -186,23 +283,25 @@ mod tests {
             Err(BrokerError::CoordinatorLoadInProgress)
         ));
         assert!(matches!(
-            c.delete_group("g"),
+            c.delete_group("g").await,
             Err(BrokerError::CoordinatorLoadInProgress)
         ));
-        let commit = c.commit(
-            "g",
-            -1,
-            "",
-            None,
-            vec![CommitPartition {
-                topic: "t".into(),
-                partition: 0,
-                offset: 1,
-                leader_epoch: -1,
-                metadata: String::new(),
-                error: None,
-            }],
-        );
+        let commit = c
+            .commit(
+                "g",
+                -1,
+                "",
+                None,
+                vec![CommitPartition {
+                    topic: "t".into(),
+                    partition: 0,
+                    offset: 1,
+                    leader_epoch: -1,
+                    metadata: String::new(),
+                    error: None,
+                }],
+            )
+            .await;
         assert!(matches!(
             commit[0],
             Err(BrokerError::CoordinatorLoadInProgress)

@@ -17,11 +17,15 @@ impl GroupCoordinator {
         assignments: Vec<(String, Bytes)>,
     ) -> SyncResult {
         let rx = {
-            let mut groups = self.groups.lock();
+            let shard = match self.shard_of(group_id) {
+                Ok(s) => s,
+                Err(e) => return SyncResult::failed(e),
+            };
+            let mut st = shard.state.lock();
             let now = now_ms();
             let result = (|| {
-                self.check_loaded()?;
-                let g = groups
+                let g = st
+                    .groups
                     .get_mut(group_id)
                     .ok_or(BrokerError::UnknownMemberId)?;
                 validate_member(g, member_id, group_instance_id, generation)?;
@@ -43,47 +47,72 @@ impl GroupCoordinator {
                             m.sync_waiter = Some(tx);
                             m.session_deadline = now + m.session_timeout_ms as i64;
                         }
-                        if g.leader.as_deref() == Some(member_id) {
+                        let store = (g.leader.as_deref() == Some(member_id)).then(|| {
                             let map: HashMap<String, Bytes> = assignments.into_iter().collect();
                             for m in g.members.values_mut() {
                                 m.assignment = map.get(&m.member_id).cloned().unwrap_or_default();
                             }
-                            if let Err(e) = self.persist(&g.id, &[Self::group_record(g)]) {
-                                tracing::warn!(group = %g.id, error = %e, "storing the assignment failed");
-                                for m in g.members.values_mut() {
-                                    m.assignment = Bytes::new();
-                                    if let Some(tx) = m.sync_waiter.take() {
-                                        let _ = tx.send(SyncResult::failed(
-                                            BrokerError::CoordinatorNotAvailable,
-                                        ));
-                                    }
-                                }
-                                self.prepare_rebalance(g, now);
-                                return Ok(Err(rx));
-                            }
-                            g.transition(GroupState::Stable, now);
-                            let ids: Vec<String> = g.members.keys().cloned().collect();
-                            for id in ids {
-                                let result = sync_ok(g, &id);
-                                let m = g.members.get_mut(&id).expect("member");
-                                m.session_deadline = now + m.session_timeout_ms as i64;
-                                if let Some(tx) = m.sync_waiter.take() {
-                                    let _ = tx.send(result);
-                                }
-                            }
-                        }
-                        Ok(Err(rx))
+                            (Self::group_record(g), g.generation)
+                        });
+                        Ok(Err((rx, store)))
                     }
                 }
             })();
             match result {
                 Ok(Ok(r)) => return r,
-                Ok(Err(rx)) => rx,
+                Ok(Err((rx, store))) => {
+                    if let Some((record, generation)) = store {
+                        let group = group_id.to_string();
+                        let completion: shard::Completion = Box::new(move |c, st, result| {
+                            if let Some(g) = st.groups.get_mut(&group) {
+                                c.assignment_stored(g, generation, result, now_ms());
+                            }
+                        });
+                        shard.enqueue(self, &mut st, vec![record], Some(completion));
+                    }
+                    rx
+                }
                 Err(e) => return SyncResult::failed(e),
             }
         };
         rx.await
             .unwrap_or_else(|_| SyncResult::failed(BrokerError::UnknownMemberId))
+    }
+
+    /// The leader's assignment for `generation` is on disk (or failed to get there): if the
+    /// group is still waiting for it, hand it out and go Stable, or fail everyone's SyncGroup
+    /// and rebalance again (as Kafka does when storing the assignment fails).
+    fn assignment_stored(
+        &self,
+        g: &mut Group,
+        generation: i32,
+        result: &BrokerResult<()>,
+        now: i64,
+    ) {
+        if g.state != GroupState::CompletingRebalance || g.generation != generation {
+            return;
+        }
+        if let Err(e) = result {
+            tracing::warn!(group = %g.id, error = %e, "storing the assignment failed");
+            for m in g.members.values_mut() {
+                m.assignment = Bytes::new();
+                if let Some(tx) = m.sync_waiter.take() {
+                    let _ = tx.send(SyncResult::failed(BrokerError::CoordinatorNotAvailable));
+                }
+            }
+            self.prepare_rebalance(g, now);
+            return;
+        }
+        g.transition(GroupState::Stable, now);
+        let ids: Vec<String> = g.members.keys().cloned().collect();
+        for id in ids {
+            let result = sync_ok(g, &id);
+            let m = g.members.get_mut(&id).expect("member");
+            m.session_deadline = now + m.session_timeout_ms as i64;
+            if let Some(tx) = m.sync_waiter.take() {
+                let _ = tx.send(result);
+            }
+        }
     }
 
     // ---------------------------------------------------------------- Heartbeat / LeaveGroup
@@ -95,9 +124,10 @@ impl GroupCoordinator {
         member_id: &str,
         group_instance_id: Option<&str>,
     ) -> BrokerResult<()> {
-        self.check_loaded()?;
-        let mut groups = self.groups.lock();
-        let g = groups
+        let shard = self.shard_of(group_id)?;
+        let mut st = shard.state.lock();
+        let g = st
+            .groups
             .get_mut(group_id)
             .ok_or(BrokerError::UnknownMemberId)?;
         match g.state {
@@ -119,15 +149,25 @@ impl GroupCoordinator {
         group_id: &str,
         members: Vec<(String, Option<String>)>,
     ) -> BrokerResult<Vec<BrokerResult<()>>> {
-        self.check_loaded()?;
-        let mut groups = self.groups.lock();
-        let Some(g) = groups.get_mut(group_id) else {
+        let shard = self.shard_of(group_id)?;
+        let mut st = shard.state.lock();
+        let Some(g) = st.groups.get_mut(group_id) else {
             return Ok(members
                 .iter()
                 .map(|_| Err(BrokerError::UnknownMemberId))
                 .collect());
         };
-        let now = now_ms();
+        let out = self.leave_members(g, members, now_ms());
+        self.flush_outbox(shard, &mut st, group_id);
+        Ok(out)
+    }
+
+    fn leave_members(
+        &self,
+        g: &mut Group,
+        members: Vec<(String, Option<String>)>,
+        now: i64,
+    ) -> Vec<BrokerResult<()>> {
         let mut out = Vec::new();
         for (member_id, instance) in members {
             let target = match &instance {
@@ -155,7 +195,7 @@ impl GroupCoordinator {
                 Err(e) => out.push(Err(e)),
             }
         }
-        Ok(out)
+        out
     }
 }
 

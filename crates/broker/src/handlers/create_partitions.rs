@@ -1,5 +1,7 @@
 //! CreatePartitions: grow a topic to a new partition count (never shrink), optionally with a
 //! replica assignment for the new partitions, which on a single node must name only this node.
+//! The internal `__consumer_offsets` is refused with INVALID_REQUEST (Kafka 4 accepts it and
+//! thereby moves groups away from their offsets; Runnel does not let a client do that).
 
 use super::str_bytes;
 use crate::error::BrokerError;
@@ -55,6 +57,13 @@ fn create_one(
         .topics
         .get(name)
         .ok_or(BrokerError::UnknownTopicOrPartition)?;
+    if topic.internal {
+        // Groups are placed by hash modulo the partition count: more partitions would move
+        // groups away from their committed offsets.
+        return Err(BrokerError::InvalidRequest(format!(
+            "The number of partitions of internal topic {name} cannot be changed."
+        )));
+    }
     let current = topic.partitions.len() as i32;
     if let Some(assignments) = &t.assignments {
         if t.count > current {

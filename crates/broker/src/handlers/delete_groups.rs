@@ -14,7 +14,7 @@ pub async fn handle(
     let mut resp = DeleteGroupsResponse::default();
     for id in req.groups_names {
         let mut r = DeletableGroupResult::default();
-        if let Err(e) = state.groups.delete_group(&id.0) {
+        if let Err(e) = state.groups.delete_group(&id.0).await {
             r.error_code = e.wire_code();
         }
         r.group_id = id;

@@ -1,7 +1,8 @@
 //! DeleteRecords: move a partition's log start offset forward, deleting whole segments below
 //! it. Offset -1 means the high watermark; an offset above the high watermark is
 //! OFFSET_OUT_OF_RANGE; one at or below the current log start changes nothing. As in Kafka, a
-//! topic whose `cleanup.policy` lacks `delete` (compact only) refuses with POLICY_VIOLATION.
+//! topic whose `cleanup.policy` lacks `delete` (compact only) refuses with POLICY_VIOLATION, and
+//! an internal topic (`__consumer_offsets`) with INVALID_TOPIC_EXCEPTION.
 
 use crate::error::BrokerError;
 use crate::state::BrokerState;
@@ -56,6 +57,12 @@ fn delete_one(
     index: i32,
     offset: i64,
 ) -> Result<i64, BrokerError> {
+    if state.topics.get(topic).is_some_and(|t| t.internal) {
+        // As Kafka: the coordinator's records are not the client's to delete.
+        return Err(BrokerError::InvalidTopic(format!(
+            "Cannot delete records of internal topic {topic}"
+        )));
+    }
     let partition = state.topics.partition(topic, index)?;
     partition.with_log(|log| {
         if !log.config().cleanup_policy.delete {

@@ -1,5 +1,7 @@
 //! DeleteTopics: by name (v1-v5) or by name or id (v6). Refused when `delete.topic.enable` is
-//! off. Deleting removes the topic's data.
+//! off. Deleting removes the topic's data (see [`crate::state::topics`] for the crash-safe
+//! order). The internal `__consumer_offsets` is refused with INVALID_REQUEST: Kafka 4 deletes
+//! it, losing every group's offsets; Runnel does not let a client do that.
 
 use super::str_bytes;
 use crate::error::BrokerError;
@@ -58,7 +60,7 @@ fn delete_one(state: &BrokerState, name: Option<TopicName>, id: Uuid) -> Deletab
         }
         if t.internal {
             return Err(BrokerError::InvalidRequest(format!(
-                "topic '{}' is internal and cannot be deleted",
+                "Deletion of internal topic {} is prohibited.",
                 t.name
             )));
         }

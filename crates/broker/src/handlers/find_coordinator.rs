@@ -15,8 +15,7 @@ const TRANSACTION_KEY_TYPE: i8 = 1;
 fn check(state: &BrokerState, key: &str, key_type: i8) -> Result<(), BrokerError> {
     match key_type {
         GROUP_KEY_TYPE if key.is_empty() => Err(BrokerError::InvalidGroupId),
-        GROUP_KEY_TYPE if !state.groups.is_loaded() => Err(BrokerError::CoordinatorLoadInProgress),
-        GROUP_KEY_TYPE => Ok(()),
+        GROUP_KEY_TYPE => state.groups.check_loading(key),
         TRANSACTION_KEY_TYPE => Err(BrokerError::CoordinatorNotAvailable),
         other => Err(BrokerError::UnsupportedCoordinatorKeyType(other)),
     }

@@ -1,6 +1,8 @@
-//! InitProducerId: a producer id and epoch for an idempotent producer. A producer that already
-//! has an id may ask for its epoch to be bumped (KIP-360) to reset its sequence numbers after a
-//! timeout. Transactional ids are refused: transactions are not implemented.
+//! InitProducerId: a producer id and epoch for an idempotent producer. Without a transactional
+//! id every request gets a fresh producer id at epoch 0, whatever id and epoch it names, as in
+//! Kafka: a client naming another client's id must not be able to bump its epoch and so fence
+//! it. (A producer that wants to reset its sequence numbers gets a new id, which does the same
+//! for it.) Transactional ids are refused: transactions are not implemented.
 
 use crate::error::BrokerError;
 use crate::state::BrokerState;
@@ -19,12 +21,6 @@ pub async fn handle(
     response.producer_epoch = -1;
     if req.transactional_id.is_some() {
         response.error_code = BrokerError::TransactionsUnsupported.wire_code();
-        return response;
-    }
-    let (pid, epoch) = (req.producer_id.0, req.producer_epoch);
-    if pid >= 0 && (0..i16::MAX - 1).contains(&epoch) {
-        response.producer_id = ProducerId(pid);
-        response.producer_epoch = epoch + 1;
         return response;
     }
     let state = state.clone();

@@ -39,7 +39,9 @@ pub async fn handle(
             .collect(),
         require_known_member_id: version >= 4,
     };
-    let r = state.groups.join(params).await;
+    // The join waits for the rest of the group without holding a request slot: the members it
+    // waits for need slots to send their JoinGroups.
+    let r = crate::connection::park_while_pending(state.groups.join(params)).await;
     let mut resp = JoinGroupResponse::default();
     resp.error_code = r.error.as_ref().map_or(0, |e| e.wire_code());
     resp.generation_id = r.generation;

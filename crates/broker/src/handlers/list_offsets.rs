@@ -20,6 +20,15 @@ pub async fn handle(
 ) -> ListOffsetsResponse {
     // leader_epoch exists from v4 on; older versions must leave it at its null value.
     let has_epoch = header.request_api_version >= 4;
+    // Timestamp lookups read the time index and batch headers, and decode a batch: disk work,
+    // so the whole request runs on the blocking pool, never on an async worker.
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || answer(&state, has_epoch, req))
+        .await
+        .unwrap_or_default()
+}
+
+fn answer(state: &BrokerState, has_epoch: bool, req: ListOffsetsRequest) -> ListOffsetsResponse {
     let mut response = ListOffsetsResponse::default();
     for t in req.topics {
         let mut tr = ListOffsetsTopicResponse::default();

@@ -35,7 +35,6 @@ mod sync_group;
 use crate::state::BrokerState;
 use bytes::Bytes;
 use kafka_protocol::messages::*;
-use runnel_protocol::fetch_encode::encode_fetch_response;
 use runnel_protocol::{decode_body, decode_request_header, encode_response, versions, Chunk};
 use std::sync::Arc;
 use thiserror::Error;
@@ -48,11 +47,15 @@ pub enum HandleError {
     UnsupportedVersion { api: ApiKey, version: i16 },
     #[error("encoding the response failed: {0}")]
     Encode(anyhow::Error),
+    /// An acks=0 Produce failed for a partition. There is no response to carry the error, so
+    /// the connection is closed for the client to notice, as Kafka's KafkaApis does.
+    #[error("acks=0 produce failed with error code {error_code}")]
+    AcksZeroProduceFailed { error_code: i16 },
 }
 
 /// Handles one request frame. The response is a whole frame as one or more chunks (Fetch keeps
 /// records as their own chunks: segment file ranges, uncopied); `Ok(None)` means no response is
-/// sent (Produce with acks=0).
+/// sent (Produce with acks=0). An error closes the connection.
 pub async fn handle(
     state: &Arc<BrokerState>,
     frame: Bytes,
@@ -84,21 +87,16 @@ pub async fn handle(
             let acks = request.acks;
             let response = produce::handle(state, &header, request).await;
             if acks == 0 {
-                return Ok(None);
+                return match first_produce_error(&response) {
+                    Some(error_code) => Err(HandleError::AcksZeroProduceFailed { error_code }),
+                    None => Ok(None),
+                };
             }
             encode_response(correlation_id, version, &response).map_err(HandleError::Encode)?
         }
         ApiKey::Fetch => {
             let request: FetchRequest = decode_body(&mut body, version)?;
-            let fetched = fetch::handle(state, &header, request).await;
-            return encode_fetch_response(
-                correlation_id,
-                version,
-                &fetched.response,
-                &fetched.files,
-            )
-            .map(Some)
-            .map_err(HandleError::Encode);
+            return fetch::handle(state, &header, request).await.map(Some);
         }
         ApiKey::ListOffsets => dispatch!(list_offsets, ListOffsetsRequest),
         ApiKey::Metadata => dispatch!(metadata, MetadataRequest),
@@ -160,9 +158,19 @@ pub(crate) fn str_bytes(s: impl Into<String>) -> kafka_protocol::protocol::StrBy
 
 /// The client's address as Kafka reports it in group descriptions ("/127.0.0.1").
 pub(crate) fn client_host() -> String {
-    crate::connection::PEER
-        .try_with(|peer| format!("/{}", peer.ip()))
-        .unwrap_or_else(|_| "/unknown".to_string())
+    crate::connection::peer()
+        .map(|peer| format!("/{}", peer.ip()))
+        .unwrap_or_else(|| "/unknown".to_string())
+}
+
+/// The first per-partition error code of a Produce response.
+fn first_produce_error(response: &ProduceResponse) -> Option<i16> {
+    response
+        .responses
+        .iter()
+        .flat_map(|t| &t.partition_responses)
+        .map(|p| p.error_code)
+        .find(|&code| code != 0)
 }
 
 /// A `TopicName` from a string.

@@ -55,6 +55,7 @@ pub async fn handle(
             req.group_instance_id.as_deref(),
             parts,
         )
+        .await
         .into_iter();
     let mut resp = OffsetCommitResponse::default();
     for t in req.topics {

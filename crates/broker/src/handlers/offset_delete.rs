@@ -21,7 +21,11 @@ pub async fn handle(
         })
         .collect();
     let mut resp = OffsetDeleteResponse::default();
-    match state.groups.delete_offsets(&req.group_id.0, partitions) {
+    match state
+        .groups
+        .delete_offsets(&req.group_id.0, partitions)
+        .await
+    {
         Err(e) => resp.error_code = e.wire_code(),
         Ok(results) => {
             let mut results = results.into_iter();

@@ -27,20 +27,15 @@ pub async fn handle(
     req: ProduceRequest,
 ) -> ProduceResponse {
     let blocking_state = state.clone();
-    let (response, appended_any) =
-        match tokio::task::spawn_blocking(move || append_all(&blocking_state, req)).await {
-            Ok(done) => done,
-            // A panic in the append is a bug; let it end this connection as it would have.
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        };
-    if appended_any {
-        state.data_arrived.notify_waiters();
+    match tokio::task::spawn_blocking(move || append_all(&blocking_state, req)).await {
+        Ok(response) => response,
+        // A panic in the append is a bug; let it end this connection as it would have.
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
-    response
 }
 
 /// Checks the request, then appends partition by partition. Runs on the blocking pool.
-fn append_all(state: &BrokerState, req: ProduceRequest) -> (ProduceResponse, bool) {
+fn append_all(state: &BrokerState, req: ProduceRequest) -> ProduceResponse {
     let request_error = if req.transactional_id.is_some() {
         Some(BrokerError::TransactionsUnsupported)
     } else if !matches!(req.acks, -1..=1) {
@@ -49,7 +44,6 @@ fn append_all(state: &BrokerState, req: ProduceRequest) -> (ProduceResponse, boo
         None
     };
     let mut response = ProduceResponse::default();
-    let mut appended_any = false;
     let now = now_ms();
     for topic_data in req.topic_data {
         let name = topic_data.name.as_str();
@@ -72,13 +66,14 @@ fn append_all(state: &BrokerState, req: ProduceRequest) -> (ProduceResponse, boo
                     .topics
                     .partition(name, p.index)
                     .and_then(|partition| {
-                        partition.append(p.records.as_deref().unwrap_or_default(), now)
+                        partition
+                            .append(p.records.as_deref().unwrap_or_default(), now)
+                            .inspect(|_| partition.notify_appended())
                     })
                     .map_err(|e| Refusal::from(&e)),
             };
             match result {
                 Ok(a) => {
-                    appended_any = true;
                     pr.base_offset = a.base_offset;
                     pr.log_append_time_ms = a.log_append_time_ms;
                     pr.log_start_offset = a.log_start_offset;
@@ -94,7 +89,7 @@ fn append_all(state: &BrokerState, req: ProduceRequest) -> (ProduceResponse, boo
         }
         response.responses.push(topic_response);
     }
-    (response, appended_any)
+    response
 }
 
 /// A partition named twice in one topic's data is produced once, with its last entry: Kafka

@@ -17,18 +17,17 @@ pub async fn handle(
         .into_iter()
         .map(|a| (a.member_id.to_string(), a.assignment))
         .collect();
-    let r = state
-        .groups
-        .sync(
-            &req.group_id.0,
-            req.generation_id,
-            &req.member_id,
-            req.group_instance_id.as_deref(),
-            req.protocol_type.as_deref(),
-            req.protocol_name.as_deref(),
-            assignments,
-        )
-        .await;
+    let sync = state.groups.sync(
+        &req.group_id.0,
+        req.generation_id,
+        &req.member_id,
+        req.group_instance_id.as_deref(),
+        req.protocol_type.as_deref(),
+        req.protocol_name.as_deref(),
+        assignments,
+    );
+    // A follower waits for the leader's SyncGroup without holding a request slot.
+    let r = crate::connection::park_while_pending(sync).await;
     let mut resp = SyncGroupResponse::default();
     resp.error_code = r.error.as_ref().map_or(0, |e| e.wire_code());
     if version >= 5 {

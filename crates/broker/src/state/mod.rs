@@ -1,8 +1,9 @@
 //! Broker state shared by every connection: configuration, cluster identity, the topic
-//! registry, producer-id allocation and the signal that wakes long-polling fetches.
+//! registry, producer-id allocation and the connection limits.
 
 mod broker_configs;
 pub mod partition;
+pub mod partition_dirs;
 pub mod producers;
 pub mod topics;
 
@@ -14,7 +15,7 @@ use anyhow::{Context, Result};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use topics::TopicRegistry;
 
 /// Producer ids are handed out in blocks; the end of the current block is persisted before any
@@ -27,12 +28,12 @@ pub struct BrokerState {
     pub topics: TopicRegistry,
     /// The consumer-group coordinator (every group is coordinated by this node).
     pub groups: Arc<GroupCoordinator>,
-    /// Woken after every append, so waiting fetches re-check their partitions.
-    pub data_arrived: Notify,
-    /// `queued.max.requests`: a permit per request read and not yet answered.
-    pub request_slots: Arc<Semaphore>,
+    /// Limits and gauges shared by all connections (`queued.max.requests` and friends).
+    pub network: Arc<crate::network::Network>,
     /// `background.threads`: partitions worked on at once by background tasks.
     pub background_slots: Arc<Semaphore>,
+    /// `log.cleaner.threads`: partitions compacted at once.
+    pub cleaner_slots: Arc<Semaphore>,
     /// The permits `background_slots` is sized to (it changes with dynamic configs).
     background_threads: AtomicUsize,
     /// Dynamic broker configs (see [`crate::config::dynamic`]); `config` has those of start-up.
@@ -51,7 +52,11 @@ impl BrokerState {
                 .with_context(|| format!("creating log dir {}", d.display()))?;
         }
         let cluster_id = load_or_create_meta(&config.log_dirs[0], config.node_id)?;
-        let topics = TopicRegistry::open(config.log_dirs.clone(), defaults)?;
+        let limits = topics::RegistryLimits {
+            max_partitions: config.max_partitions,
+            max_producer_states: config.max_producer_states_per_partition,
+        };
+        let topics = TopicRegistry::open(config.log_dirs.clone(), defaults, limits)?;
         let offsets_topic = match topics.get(OFFSETS_TOPIC) {
             Some(t) => t,
             None => {
@@ -75,15 +80,15 @@ impl BrokerState {
         let start =
             read_i64(&config.log_dirs[0].join("__runnel_meta/producer-id-limit")).unwrap_or(0);
         Ok(BrokerState {
-            request_slots: Arc::new(Semaphore::new(config.queued_max_requests)),
+            network: Arc::new(crate::network::Network::new(&config)),
             background_slots: Arc::new(Semaphore::new(config.background_threads)),
+            cleaner_slots: Arc::new(Semaphore::new(config.log_cleaner_threads)),
             background_threads: AtomicUsize::new(config.background_threads),
             dynamic: parking_lot::RwLock::new(config.dynamic.clone()),
             broker_config_changes: parking_lot::Mutex::new(()),
             cluster_id,
             topics,
             groups,
-            data_arrived: Notify::new(),
             next_producer_id: AtomicI64::new(start),
             producer_id_limit: parking_lot::Mutex::new(start),
             config,

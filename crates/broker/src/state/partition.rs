@@ -15,6 +15,8 @@ use runnel_log::{AppendOptions, FileRegion, Log, LogConfig};
 use runnel_protocol::records::ReadLimits;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
+use tokio::sync::futures::Notified;
+use tokio::sync::Notify;
 
 /// Result of a produce to this partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,20 +56,24 @@ pub struct Partition {
     inner: Mutex<Inner>,
     high_watermark: AtomicI64,
     log_start_offset: AtomicI64,
+    /// Wakes the fetches parked on this partition (and only those) after an append.
+    appended: Notify,
 }
 
 impl Partition {
     /// Opens the partition's log (recovering it) and rebuilds producer state from its newest
-    /// segments, which hold the last batches of every producer still writing.
+    /// segments, which hold the last batches of every producer still writing. At most
+    /// `max_producer_states` producers are remembered (`runnel.max.producer.states.per.partition`).
     pub fn open(
         topic: &str,
         index: i32,
         dir: &Path,
         config: LogConfig,
         now_ms: i64,
+        max_producer_states: usize,
     ) -> BrokerResult<Partition> {
         let log = Log::open(dir, config)?;
-        let mut producers = ProducerStates::default();
+        let mut producers = ProducerStates::with_limit(max_producer_states);
         let bases = log.segment_base_offsets();
         let from = bases
             .len()
@@ -85,7 +91,20 @@ impl Partition {
             inner: Mutex::new(Inner { log, producers }),
             high_watermark: AtomicI64::new(leo),
             log_start_offset: AtomicI64::new(start),
+            appended: Notify::new(),
         })
+    }
+
+    /// Wakes the fetches waiting in [`Partition::appended`]. Called after the high watermark
+    /// moved (the produce handler, after each successful append).
+    pub fn notify_appended(&self) {
+        self.appended.notify_waiters();
+    }
+
+    /// Resolves at the next [`Partition::notify_appended`]. A long poll creates and `enable`s
+    /// this before reading, so an append between its read and its wait is not missed.
+    pub fn appended(&self) -> Notified<'_> {
+        self.appended.notified()
     }
 
     pub fn high_watermark(&self) -> i64 {
@@ -206,17 +225,55 @@ impl Partition {
         })
     }
 
-    /// Runs `f` with the log locked (for admin operations and background work).
+    /// Runs `f` with the log locked (for admin operations and background work). Segment files
+    /// that `f` took out of the log are deleted after the lock is released.
     pub fn with_log<T>(&self, f: impl FnOnce(&mut Log) -> T) -> T {
-        let mut inner = self.inner.lock();
-        let out = f(&mut inner.log);
-        self.log_start_offset
-            .store(inner.log.log_start_offset(), Ordering::Release);
-        let leo = inner.log.log_end_offset();
-        if self.high_watermark() > leo {
-            self.high_watermark.store(leo, Ordering::Release);
+        let (out, removed) = {
+            let mut inner = self.inner.lock();
+            let out = f(&mut inner.log);
+            self.log_start_offset
+                .store(inner.log.log_start_offset(), Ordering::Release);
+            let leo = inner.log.log_end_offset();
+            if self.high_watermark() > leo {
+                self.high_watermark.store(leo, Ordering::Release);
+            }
+            (out, inner.log.take_removed())
+        };
+        if let Err(e) = removed.delete() {
+            tracing::warn!(topic = %self.topic, partition = self.index, error = %e,
+                "deleting removed segment files failed; the next start-up deletes them");
         }
         out
+    }
+
+    /// Fsyncs the log if `flush.ms` has passed since its oldest unflushed append. The fsyncs
+    /// run without the partition lock, so appends and fetches go on meanwhile.
+    pub fn flush_if_due(&self, now_ms: i64) -> Result<(), runnel_log::LogError> {
+        let Some(job) = self.inner.lock().log.begin_flush_if_due(now_ms) else {
+            return Ok(());
+        };
+        let outcome = job.run();
+        self.inner.lock().log.finish_flush(job, &outcome);
+        Ok(outcome?)
+    }
+
+    /// One compaction pass if the dirty ratio calls for it. The key map and the rewritten
+    /// segments are built without the partition lock; only the plan and the swap take it.
+    pub fn compact(
+        &self,
+        now_ms: i64,
+        budget: runnel_log::CleanerBudget,
+    ) -> Result<bool, runnel_log::LogError> {
+        let Some(job) = self.inner.lock().log.plan_compaction(now_ms)? else {
+            return Ok(false);
+        };
+        let out = job.run(budget)?;
+        self.with_log(|log| log.finish_compaction(out))
+    }
+
+    /// Idempotent producers this partition remembers.
+    pub fn producer_count(&self) -> usize {
+        self.inner.lock().producers.len()
     }
 
     /// Drops idle producers' state.

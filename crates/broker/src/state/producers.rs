@@ -3,6 +3,13 @@
 //! gap in sequence numbers is refused (OUT_OF_ORDER_SEQUENCE_NUMBER). Five is Kafka's bound on
 //! `max.in.flight.requests.per.connection` with idempotence, and the number of batches Kafka
 //! remembers per producer.
+//!
+//! Kafka bounds this state only by time (`producer.id.expiration.ms`), so a client writing
+//! with ever new producer ids could grow it without limit for a day. Runnel also caps the
+//! producers remembered per partition (`runnel.max.producer.states.per.partition`): when a new
+//! producer would exceed it, the least recently written eighth is forgotten. A forgotten
+//! producer is treated as unknown: its next batch must start a new epoch or sequence 0, which
+//! the Java client does by itself (KIP-360) after OUT_OF_ORDER_SEQUENCE_NUMBER.
 
 use crate::error::BrokerError;
 use runnel_log::batch::BatchHeader;
@@ -37,9 +44,16 @@ pub enum SequenceCheck {
     Duplicate(BatchRecord),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ProducerStates {
     producers: HashMap<i64, ProducerEntry>,
+    max_producers: usize,
+}
+
+impl Default for ProducerStates {
+    fn default() -> Self {
+        ProducerStates::with_limit(usize::MAX)
+    }
 }
 
 fn next_seq(seq: i32) -> i32 {
@@ -51,6 +65,32 @@ fn next_seq(seq: i32) -> i32 {
 }
 
 impl ProducerStates {
+    pub fn with_limit(max_producers: usize) -> ProducerStates {
+        ProducerStates {
+            producers: HashMap::new(),
+            max_producers: max_producers.max(1),
+        }
+    }
+
+    /// Forgets the least recently written eighth of the producers (at least one), so a full
+    /// map costs one pass per `max / 8` new producers rather than one per producer.
+    fn evict_oldest(&mut self) {
+        let mut ages: Vec<(i64, i64)> = self
+            .producers
+            .iter()
+            .map(|(id, e)| (e.last_write_ms, *id))
+            .collect();
+        let count = (ages.len() / 8).max(1);
+        ages.select_nth_unstable(count - 1);
+        for (_, id) in &ages[..count] {
+            self.producers.remove(id);
+        }
+        tracing::debug!(
+            evicted = count,
+            "producer state limit reached; forgot the least recently written producers"
+        );
+    }
+
     /// Checks a batch against the producer's state without changing it.
     pub fn check(&self, h: &BatchHeader) -> Result<SequenceCheck, BrokerError> {
         if !h.has_producer_id() || h.base_sequence < 0 {
@@ -104,6 +144,11 @@ impl ProducerStates {
     pub fn record(&mut self, h: &BatchHeader, base_offset: i64, now_ms: i64) {
         if !h.has_producer_id() || h.base_sequence < 0 {
             return;
+        }
+        if !self.producers.contains_key(&h.producer_id)
+            && self.producers.len() >= self.max_producers
+        {
+            self.evict_oldest();
         }
         let entry = self.producers.entry(h.producer_id).or_default();
         if h.producer_epoch != entry.epoch {
@@ -213,6 +258,34 @@ mod tests {
         ));
         assert_eq!(s.check(&header(1, 4, 0, 1)).unwrap(), SequenceCheck::Append);
         assert!(s.check(&header(1, 4, 1, 1)).is_err());
+    }
+
+    #[test]
+    fn new_producers_beyond_the_limit_evict_the_least_recently_written() {
+        let mut s = ProducerStates::with_limit(16);
+        for pid in 0..16 {
+            s.record(&header(pid, 0, 0, 1), pid, 1_000 + pid);
+        }
+        s.record(&header(3, 0, 1, 1), 100, 5_000);
+        s.record(&header(99, 0, 0, 1), 101, 6_000);
+        assert!(s.len() <= 16, "{} producers remembered, limit 16", s.len());
+        assert!(
+            s.check(&header(0, 0, 1, 1)).is_err(),
+            "the oldest producer was forgotten"
+        );
+        assert_eq!(
+            s.check(&header(3, 0, 2, 1)).unwrap(),
+            SequenceCheck::Append,
+            "a recently written one is kept"
+        );
+        assert!(matches!(
+            s.check(&header(99, 0, 0, 1)).unwrap(),
+            SequenceCheck::Duplicate(_)
+        ));
+        for pid in 1000..2000 {
+            s.record(&header(pid, 0, 0, 1), pid, 10_000 + pid);
+        }
+        assert!(s.len() <= 16, "{} producers remembered", s.len());
     }
 
     #[test]

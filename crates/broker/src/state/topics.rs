@@ -5,13 +5,16 @@
 //! data lives in `<log dir>/<topic>-<partition>/` as in Kafka, spread over the log dirs by
 //! partition count. A topic is immutable once built; changes build a new [`Topic`] sharing the
 //! same partitions and swap it into the map (copy-on-write), so readers never see half a change.
+//! How creation and deletion stay crash-safe is in [`super::partition_dirs`]. The broker holds
+//! at most `runnel.max.partitions` partitions over all topics.
 
 use super::partition::Partition;
+use super::partition_dirs;
 use crate::config::topic::{validate_overrides, TopicDefaults};
 use crate::error::{BrokerError, BrokerResult};
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -40,11 +43,21 @@ struct TopicFile {
     internal: bool,
 }
 
+/// Bounds on what clients can make the registry hold.
+#[derive(Debug, Clone, Copy)]
+pub struct RegistryLimits {
+    /// `runnel.max.partitions`.
+    pub max_partitions: usize,
+    /// `runnel.max.producer.states.per.partition`.
+    pub max_producer_states: usize,
+}
+
 pub struct TopicRegistry {
     log_dirs: Vec<PathBuf>,
     meta_dir: PathBuf,
     /// The broker-level defaults; replaced when a dynamic broker config changes.
     defaults: RwLock<Arc<TopicDefaults>>,
+    limits: RegistryLimits,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     /// Serialises create/delete/alter so two admin requests cannot interleave on one topic.
     admin: Mutex<()>,
@@ -79,21 +92,28 @@ fn now_ms() -> i64 {
 }
 
 impl TopicRegistry {
-    /// Loads every topic described under the meta dir, opening (and recovering) its partitions.
-    pub fn open(log_dirs: Vec<PathBuf>, defaults: TopicDefaults) -> anyhow::Result<TopicRegistry> {
+    /// Loads every topic described under the meta dir, opening (and recovering) its partitions,
+    /// then deletes what interrupted creates and deletes left behind.
+    pub fn open(
+        log_dirs: Vec<PathBuf>,
+        defaults: TopicDefaults,
+        limits: RegistryLimits,
+    ) -> anyhow::Result<TopicRegistry> {
         let meta_dir = log_dirs[0].join("__runnel_meta");
         std::fs::create_dir_all(meta_dir.join("topics"))?;
         for d in &log_dirs {
             std::fs::create_dir_all(d)?;
-            remove_deleted_dirs(d);
+            partition_dirs::remove_deleted_dirs(d);
         }
         let registry = TopicRegistry {
             log_dirs,
             meta_dir,
             defaults: RwLock::new(Arc::new(defaults)),
+            limits,
             topics: RwLock::new(HashMap::new()),
             admin: Mutex::new(()),
         };
+        let mut owned = HashSet::new();
         for entry in std::fs::read_dir(registry.meta_dir.join("topics"))? {
             let path = entry?.path();
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
@@ -102,16 +122,13 @@ impl TopicRegistry {
             let file: TopicFile = serde_json::from_slice(&std::fs::read(&path)?)
                 .map_err(|e| anyhow::anyhow!("corrupt topic file {}: {e}", path.display()))?;
             let config = registry.defaults().log_config(&file.overrides)?;
-            let mut partitions = Vec::with_capacity(file.partitions as usize);
+            let mut partitions =
+                Vec::with_capacity(file.partitions.clamp(0, MAX_PARTITIONS_PER_TOPIC) as usize);
             for p in 0..file.partitions {
-                let dir = registry.partition_dir(&file.name, p);
-                partitions.push(Arc::new(Partition::open(
-                    &file.name,
-                    p,
-                    &dir,
-                    config.clone(),
-                    now_ms(),
-                )?));
+                let (partition, dir) =
+                    registry.open_partition(&file.name, file.id, p, &config, false)?;
+                owned.insert(dir);
+                partitions.push(partition);
             }
             let topic = Topic {
                 name: file.name.clone(),
@@ -121,6 +138,9 @@ impl TopicRegistry {
                 internal: file.internal,
             };
             registry.topics.write().insert(file.name, Arc::new(topic));
+        }
+        for d in &registry.log_dirs {
+            partition_dirs::remove_strays(d, &owned);
         }
         Ok(registry)
     }
@@ -152,6 +172,47 @@ impl TopicRegistry {
             for p in &topic.partitions {
                 p.with_log(|log| log.set_config(config.clone()));
             }
+        }
+        Ok(())
+    }
+
+    /// Claims the partition's directory for topic `id` (see [`partition_dirs::claim`]) and
+    /// opens its log.
+    fn open_partition(
+        &self,
+        topic: &str,
+        id: Uuid,
+        index: i32,
+        config: &runnel_log::LogConfig,
+        creating: bool,
+    ) -> BrokerResult<(Arc<Partition>, PathBuf)> {
+        let dir = self.partition_dir(topic, index);
+        partition_dirs::claim(&dir, id, creating).map_err(runnel_log::LogError::Io)?;
+        let partition = Partition::open(
+            topic,
+            index,
+            &dir,
+            config.clone(),
+            now_ms(),
+            self.limits.max_producer_states,
+        )?;
+        Ok((Arc::new(partition), dir))
+    }
+
+    /// Refuses to grow the broker past `runnel.max.partitions` (internal topics not counted).
+    fn check_partition_limit(&self, adding: i32) -> BrokerResult<()> {
+        let held: usize = self
+            .topics
+            .read()
+            .values()
+            .filter(|t| !t.internal)
+            .map(|t| t.partitions.len())
+            .sum();
+        let max = self.limits.max_partitions;
+        if held + adding.max(0) as usize > max {
+            return Err(BrokerError::PolicyViolation(format!(
+                "the broker holds {held} partitions; {adding} more would exceed runnel.max.partitions={max}"
+            )));
         }
         Ok(())
     }
@@ -242,7 +303,9 @@ impl TopicRegistry {
             .map_err(|e| BrokerError::InvalidConfig(e.to_string()))
     }
 
-    /// Creates a topic: partition directories first, then the topic file that makes it exist.
+    /// Creates a topic: partition directories first, then the topic file that makes it exist
+    /// (a crash in between leaves directories no topic owns, deleted at the next start).
+    /// Internal topics are not counted against `runnel.max.partitions`.
     pub fn create(
         &self,
         name: &str,
@@ -252,24 +315,21 @@ impl TopicRegistry {
     ) -> BrokerResult<Arc<Topic>> {
         let _guard = self.admin.lock();
         self.check_create(name, partitions, &overrides)?;
+        if !internal {
+            self.check_partition_limit(partitions)?;
+        }
         let config = self
             .defaults()
             .log_config(&overrides)
             .map_err(|e| BrokerError::InvalidConfig(e.to_string()))?;
+        let id = Uuid::new_v4();
         let mut parts = Vec::with_capacity(partitions as usize);
         for p in 0..partitions {
-            let dir = self.partition_dir(name, p);
-            parts.push(Arc::new(Partition::open(
-                name,
-                p,
-                &dir,
-                config.clone(),
-                now_ms(),
-            )?));
+            parts.push(self.open_partition(name, id, p, &config, true)?.0);
         }
         let topic = Arc::new(Topic {
             name: name.to_string(),
-            id: Uuid::new_v4(),
+            id,
             partitions: parts,
             overrides,
             internal,
@@ -280,31 +340,29 @@ impl TopicRegistry {
         Ok(topic)
     }
 
-    /// Deletes a topic: the topic file goes first (so a crash leaves no half topic), then each
-    /// partition directory is renamed aside and removed.
+    /// Deletes a topic. Removing its file is the commit point (fsynced); then each partition
+    /// directory is moved aside (renamed `*-delete`, parent fsynced) under the partition's lock,
+    /// so nothing more is written where a new topic of the same name would live, and deleted in
+    /// the background. See [`partition_dirs`] for what a crash at each step leaves.
     pub fn delete(&self, name: &str) -> BrokerResult<Arc<Topic>> {
         let _guard = self.admin.lock();
-        let topic = self
-            .topics
-            .write()
-            .remove(name)
-            .ok_or(BrokerError::UnknownTopicOrPartition)?;
+        let topic = self.get(name).ok_or(BrokerError::UnknownTopicOrPartition)?;
         let file = self.topic_file(name);
         std::fs::remove_file(&file).map_err(runnel_log::LogError::Io)?;
+        partition_dirs::sync_dir(&self.meta_dir.join("topics"))
+            .map_err(runnel_log::LogError::Io)?;
+        self.topics.write().remove(name);
         for p in &topic.partitions {
-            p.with_log(|log| {
-                let dir = log.dir().to_path_buf();
-                let aside = dir.with_file_name(format!(
-                    "{}.{}-delete",
-                    dir.file_name()
-                        .and_then(|n| n.to_str())
-                        .unwrap_or("partition"),
-                    Uuid::new_v4().simple()
-                ));
-                if std::fs::rename(&dir, &aside).is_ok() {
-                    let _ = std::fs::remove_dir_all(&aside);
-                }
+            let moved = p.with_log(|log| {
+                let aside = partition_dirs::move_aside(log.dir())?;
+                log.dir_renamed(aside.clone());
+                Ok::<_, std::io::Error>(aside)
             });
+            match moved {
+                Ok(aside) => partition_dirs::delete_later(aside),
+                Err(e) => tracing::warn!(topic = name, partition = p.index, error = %e,
+                    "could not move a deleted partition's directory aside; the next start-up deletes it"),
+            }
         }
         tracing::info!(topic = name, "deleted topic");
         Ok(topic)
@@ -330,6 +388,9 @@ impl TopicRegistry {
                 "number of partitions {total} exceeds the limit of {MAX_PARTITIONS_PER_TOPIC}"
             )));
         }
+        if !topic.internal {
+            self.check_partition_limit(total - current)?;
+        }
         if validate_only {
             return Ok(());
         }
@@ -339,14 +400,7 @@ impl TopicRegistry {
             .map_err(|e| BrokerError::InvalidConfig(e.to_string()))?;
         let mut partitions = topic.partitions.clone();
         for p in current..total {
-            let dir = self.partition_dir(name, p);
-            partitions.push(Arc::new(Partition::open(
-                name,
-                p,
-                &dir,
-                config.clone(),
-                now_ms(),
-            )?));
+            partitions.push(self.open_partition(name, topic.id, p, &config, true)?.0);
         }
         let new = Arc::new(Topic {
             name: topic.name.clone(),
@@ -427,18 +481,6 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Finishes deletions interrupted by a crash: directories renamed aside with `-delete`.
-fn remove_deleted_dirs(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        if e.file_name().to_string_lossy().ends_with("-delete") {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
 }
 
 #[cfg(test)]

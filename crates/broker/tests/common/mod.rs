@@ -74,6 +74,31 @@ impl TestBroker {
     pub async fn shutdown(self) {
         self.handle.shutdown().await;
     }
+
+    pub fn network(&self) -> runnel_broker::network::NetworkStats {
+        self.handle.state().network.stats()
+    }
+
+    /// Waits until the broker's network gauges satisfy `pred` (failing after [`IO_TIMEOUT`]),
+    /// and returns them.
+    pub async fn wait_for_network(
+        &self,
+        what: &str,
+        pred: impl Fn(&runnel_broker::network::NetworkStats) -> bool,
+    ) -> runnel_broker::network::NetworkStats {
+        let deadline = std::time::Instant::now() + IO_TIMEOUT;
+        loop {
+            let stats = self.network();
+            if pred(&stats) {
+                return stats;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}; network gauges: {stats:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
 }
 
 pub struct RawClient {
@@ -84,6 +109,19 @@ pub struct RawClient {
 impl RawClient {
     pub async fn connect(addr: SocketAddr) -> RawClient {
         let stream = TcpStream::connect(addr).await.expect("connect");
+        RawClient::from_stream(stream)
+    }
+
+    /// Connects from a chosen local address (e.g. 127.0.0.2, to test per-address limits).
+    pub async fn connect_from(addr: SocketAddr, local_ip: std::net::IpAddr) -> RawClient {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(SocketAddr::new(local_ip, 0))
+            .expect("bind local address");
+        RawClient::from_stream(socket.connect(addr).await.expect("connect"))
+    }
+
+    pub fn from_stream(stream: TcpStream) -> RawClient {
         stream.set_nodelay(true).unwrap();
         RawClient {
             stream,
@@ -139,7 +177,8 @@ impl RawClient {
     /// Like [`RawClient::send`], `None` when the connection was closed instead of answered.
     pub async fn try_send<R: Request>(&mut self, req: &R, version: i16) -> Option<R::Response> {
         let (correlation_id, frame) = self.frame(req, version);
-        self.write_raw(&frame).await;
+        // A connection the broker closed at once may refuse the write already.
+        self.stream.write_all(&frame).await.ok()?;
         let mut resp = self.read_frame().await?;
         Some(decode_response::<R::Response>(
             &mut resp,
@@ -383,4 +422,67 @@ impl RawClient {
         let mut resp = self.send(&req, 7).await;
         resp.topics.remove(0).partitions.remove(0)
     }
+}
+
+/// Splitting a request into write and read, so a test can act while the broker holds it.
+impl RawClient {
+    /// Writes a request without waiting for its response; returns its correlation id.
+    pub async fn send_only<R: Request>(&mut self, req: &R, version: i16) -> i32 {
+        let (correlation_id, frame) = self.frame(req, version);
+        self.write_raw(&frame).await;
+        correlation_id
+    }
+
+    /// Reads and decodes the response to a request written with [`RawClient::send_only`].
+    pub async fn receive<R: Request>(&mut self, correlation_id: i32, version: i16) -> R::Response {
+        let mut resp = self
+            .read_frame()
+            .await
+            .expect("the broker closed the connection");
+        decode_response::<R::Response>(&mut resp, correlation_id, version)
+    }
+
+    /// Waits until the broker has read every byte written on this connection: nothing is left
+    /// in this socket's send queue or in the broker's receive queue (`/proc/net/tcp`). After
+    /// [`RawClient::send_only`] the request is then in the broker's hands, not in the kernel's.
+    pub async fn wait_until_broker_has_read(&self) {
+        let local = self.stream.local_addr().expect("local address").port();
+        let broker = self.stream.peer_addr().expect("peer address").port();
+        let deadline = std::time::Instant::now() + IO_TIMEOUT;
+        loop {
+            let ours = tcp_queues_bytes(local, broker);
+            let theirs = tcp_queues_bytes(broker, local);
+            if matches!((ours, theirs), (Some((0, _)), Some((_, 0)))) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the broker never read the request: (tx, rx) ours {ours:?}, broker's {theirs:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// `(tx_queue, rx_queue)` in bytes of the IPv4 TCP socket from `local_port` to `remote_port`,
+/// from `/proc/net/tcp` (both ends of a loopback connection are listed there).
+fn tcp_queues_bytes(local_port: u16, remote_port: u16) -> Option<(u64, u64)> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
+    let port = |addr: &str| {
+        addr.rsplit(':')
+            .next()
+            .and_then(|p| u16::from_str_radix(p, 16).ok())
+    };
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (local, remote, queues) = (fields.get(1)?, fields.get(2)?, fields.get(4)?);
+        if port(local)? != local_port || port(remote)? != remote_port {
+            return None;
+        }
+        let (tx, rx) = queues.split_once(':')?;
+        Some((
+            u64::from_str_radix(tx, 16).ok()?,
+            u64::from_str_radix(rx, 16).ok()?,
+        ))
+    })
 }

@@ -34,10 +34,13 @@ pub fn run(args: Args) -> Result<()> {
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async move {
+        // The handlers are installed before the broker listens, so a SIGTERM sent once
+        // "broker listening" is logged always shuts down cleanly instead of killing the process.
+        let signals = Signals::install();
         let broker = runnel_broker::start(config).await?;
         let stop = broker.shutdown_sender();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            signals.wait().await;
             tracing::info!("signal received: shutting down");
             let _ = stop.send(true);
         });
@@ -46,17 +49,38 @@ pub fn run(args: Args) -> Result<()> {
     })
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT, or Ctrl-C where those cannot be installed.
+enum Signals {
+    Unix {
+        term: tokio::signal::unix::Signal,
+        int: tokio::signal::unix::Signal,
+    },
+    CtrlC,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(term), Ok(int)) => Signals::Unix { term, int },
+            _ => Signals::CtrlC,
+        }
+    }
+
+    async fn wait(self) {
+        match self {
+            Signals::Unix { mut term, mut int } => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            Signals::CtrlC => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
     }
 }

@@ -131,9 +131,11 @@ impl BatchHeader {
         self.batch_length as usize + LOG_OVERHEAD_BYTES
     }
 
-    /// Offset of the last record in the batch.
+    /// Offset of the last record in the batch. Both fields are the sender's (or the disk's), so
+    /// the sum wraps as Kafka's long arithmetic does; validation refuses the batch, but its
+    /// message still names this offset, and with overflow checks a plain `+` panicked.
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + self.last_offset_delta as i64
+        self.base_offset.wrapping_add(self.last_offset_delta as i64)
     }
 
     /// Sequence number of the last record (wraps at i32::MAX as Kafka's does).

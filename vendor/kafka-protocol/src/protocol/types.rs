@@ -413,6 +413,25 @@ impl<T: NewType<StrBytes>> Decoder<T> for String {
     }
 }
 
+// RUNNEL PATCH: the most elements of a collection reserved before any of them has decoded.
+// Beyond it the collection grows as elements actually decode, so memory tracks the bytes that
+// were really sent and not a count a peer chose.
+pub(crate) const MAX_PREALLOC_ELEMENTS: usize = 1024;
+
+// RUNNEL PATCH: how many elements to reserve for a collection that declares `declared` with
+// `remaining` bytes left. Every element (array entry, record, record header) takes at least one
+// byte, so a count beyond the bytes that remain cannot be a real message: it is refused before
+// anything is allocated, as Kafka's generated readers refuse it ("Tried to allocate a collection
+// of size N, but there are only M bytes remaining"). A plausible count is still only trusted up
+// to MAX_PREALLOC_ELEMENTS, because "one element per remaining byte" lets a 1 MiB body of
+// 100-byte structs reserve 100 MiB up front.
+pub(crate) fn prealloc_elements(declared: usize, remaining: usize) -> Result<usize> {
+    if declared > remaining {
+        bail!("collection of {declared} elements declared with only {remaining} bytes remaining");
+    }
+    Ok(declared.min(MAX_PREALLOC_ELEMENTS))
+}
+
 /// A string whose length is encoded with a `u32` or varint.
 #[derive(Debug, Copy, Clone, Default)]
 pub struct CompactString;
@@ -1001,9 +1020,8 @@ impl<T, E: Decoder<T>> Decoder<Option<Vec<T>>> for Array<E> {
         match Int32.decode(buf)? {
             -1 => Ok(None),
             n if n >= 0 => {
-                // RUNNEL PATCH: every element takes at least one byte, so a length
-                // beyond the remaining bytes is a lie; cap the pre-allocation by it.
-                let mut result = Vec::with_capacity((n as usize).min(buf.remaining()));
+                // RUNNEL PATCH: see `prealloc_elements`.
+                let mut result = Vec::with_capacity(prealloc_elements(n as usize, buf.remaining())?);
                 for _ in 0..n {
                     result.push(self.0.decode(buf)?);
                 }
@@ -1111,9 +1129,9 @@ impl<T, E: Decoder<T>> Decoder<Option<Vec<T>>> for CompactArray<E> {
         match UnsignedVarInt.decode(buf)? {
             0 => Ok(None),
             n => {
-                // RUNNEL PATCH: every element takes at least one byte, so a length
-                // beyond the remaining bytes is a lie; cap the pre-allocation by it.
-                let mut result = Vec::with_capacity(((n - 1) as usize).min(buf.remaining()));
+                // RUNNEL PATCH: see `prealloc_elements`.
+                let mut result =
+                    Vec::with_capacity(prealloc_elements((n - 1) as usize, buf.remaining())?);
                 for _ in 1..n {
                     result.push(self.0.decode(buf)?);
                 }
