@@ -7,7 +7,8 @@
 
 Two sources, merged into scripts/gen-kafka-configs/kafka-configs.json (the committed snapshot):
 - DescribeConfigs v4 (synonyms and documentation) of broker "1" and of a freshly created topic:
-  every key Kafka reports, its default, type, documentation, read-only flag and sensitivity.
+  every key Kafka reports, its default, type, documentation, read-only flag and sensitivity;
+  the raw value, source and synonyms are kept too, as the differential test's expectation.
   Keys the reference broker sets in its server.properties (listeners, log.dirs, ...) report
   STATIC_BROKER_CONFIG; their default is the DEFAULT_CONFIG synonym's value, or the
   ConfigDef default.
@@ -95,6 +96,10 @@ def merge(described: dict, facts: dict, version: str) -> dict:
                 "documentation": (d["documentation"] if d else fact["documentation"]) or "",
                 "validator": fact["validator"], "validator_class": fact["validator_class"],
                 "internal": fact["internal"],
+                # The raw answer (value, source, synonyms), for the differential test
+                # (tests/interop/test_differential_configs.py).
+                "described": {"value": d["value"], "source": d["source"], "synonyms": d["synonyms"]}
+                if d else None,
             }
             if section == "broker":
                 row["mode"] = fact["mode"] or "read-only"
@@ -294,6 +299,8 @@ def main() -> int:
         snap = snapshot(args.bootstrap)
         SNAPSHOT.write_text(json.dumps(snap, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     RUST_OUT.write_text(render_rust(snap))
+    # As `cargo fmt --all` would leave it (the tables themselves are #[rustfmt::skip]).
+    subprocess.run(["rustfmt", "--edition", "2021", str(RUST_OUT)], check=True)
     write_docs(render_docs(snap))
     print(f"{len(snap['broker'])} broker and {len(snap['topic'])} topic keys of Kafka {snap['kafka_version']}: "
           f"wrote {RUST_OUT.relative_to(ROOT)} and the generated section of {DOCS.relative_to(ROOT)}")

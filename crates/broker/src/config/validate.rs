@@ -146,7 +146,7 @@ pub fn check_value(
                 false => Err(invalid(name, v, &one_of(allowed))),
             }
         }
-        Validator::List(allowed) if allowed.is_empty() => Ok(()),
+        Validator::List([]) => Ok(()),
         Validator::List(allowed) => {
             match split_list(v).into_iter().find(|i| !allowed.contains(i)) {
                 None => Ok(()),

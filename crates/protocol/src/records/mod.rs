@@ -56,8 +56,8 @@ impl RecordError {
 }
 
 /// Walks every record of a whole batch, calling `f` for each; stops at the first error.
-pub fn for_each_record<'a>(
-    batch: &'a [u8],
+pub fn for_each_record(
+    batch: &[u8],
     header: &BatchHeader,
     limits: ReadLimits,
     mut f: impl FnMut(&Record<'_>),
