@@ -47,6 +47,8 @@ pub async fn handle(
                 let mut out = AlterConfigsResourceResponse::default();
                 out.resource_type = r.resource_type;
                 out.resource_name = r.resource_name.clone();
+                // Kafka answers null, not "", when there is no error.
+                out.error_message = None;
                 let key = (r.resource_type, r.resource_name.to_string());
                 let outcome = if duplicates.contains(&key) {
                     Err(BrokerError::InvalidRequest(format!(
