@@ -300,7 +300,7 @@ async fn background_threads_resizes_the_background_pool_at_once() {
 async fn kafkas_refusals_of_broker_changes_are_given_with_kafkas_messages() {
     let b = TestBroker::start(&[]).await;
     let mut c = b.client().await;
-    let cases: [(&str, &str, Option<&str>, i8, i16, &str); 8] = [
+    let cases = [
         ("1", "num.partitions", Some("4"), SET, INVALID_REQUEST, "Cannot update these configs dynamically: [num.partitions]"),
         ("", "num.partitions", Some("4"), SET, INVALID_REQUEST, "Cannot update these configs dynamically: [num.partitions]"),
         ("", "listeners", Some("PLAINTEXT://:1"), SET, INVALID_REQUEST, "Cannot update these configs at default cluster level, broker id must be specified: [listeners]"),

@@ -49,8 +49,11 @@ fn encoded(compression: Compression, n: usize) -> Vec<u8> {
     buf.to_vec()
 }
 
+/// (offset, timestamp, value, header count) of one record.
+type Walked = (i64, i64, Option<Vec<u8>>, usize);
+
 /// Every record of every batch in `bytes`.
-fn walk(bytes: &[u8]) -> Result<Vec<(i64, i64, Option<Vec<u8>>, usize)>, RecordError> {
+fn walk(bytes: &[u8]) -> Result<Vec<Walked>, RecordError> {
     let mut out = Vec::new();
     for (header, batch) in split_batches(bytes).unwrap() {
         for_each_record(batch, &header, LIMITS, |r| {
