@@ -27,6 +27,8 @@ pub async fn handle(
             .map(|t| {
                 let mut r = CreatableTopicResult::default();
                 r.name = t.name.clone();
+                // Kafka answers null, not "", when there is no error.
+                r.error_message = None;
                 let outcome = if duplicates.contains(t.name.as_str()) {
                     Err(BrokerError::InvalidRequest(format!(
                         "topic '{}' appears more than once in the request",
