@@ -45,7 +45,10 @@ for t in "${TARGETS[@]}"; do
     log="fuzz/target/fuzz-$t.log"
     mkdir -p "$scratch" "fuzz/artifacts/$t"
     echo "==> fuzz $t for ${SECONDS_EACH}s (log: $log)"
-    if (cd fuzz && cargo fuzz run "$t" "../$scratch" "corpus/$t" -- \
+    # Inputs that once failed (fuzz/regressions/<target>) are replayed on every run.
+    regressions=()
+    [ -d "fuzz/regressions/$t" ] && regressions=("regressions/$t")
+    if (cd fuzz && cargo fuzz run "$t" "../$scratch" "corpus/$t" "${regressions[@]}" -- \
             -max_total_time="$SECONDS_EACH" -rss_limit_mb="$RSS_LIMIT_MB" \
             -malloc_limit_mb="$MALLOC_LIMIT_MB" -max_len="$(max_len "$t")" \
             -timeout=10 -print_final_stats=1) >"$log" 2>&1; then

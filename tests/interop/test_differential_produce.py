@@ -230,7 +230,6 @@ def test_clients_cannot_produce_to_consumer_offsets(broker, consumer_offsets):
     assert (one(ans)["error_code"], open_) == (INVALID_TOPIC, True)
 
 
-@pytest.mark.runnel_diverges("POLICY_VIOLATION(44) where Kafka answers INVALID_TOPIC_EXCEPTION(17)")
 def test_delete_records_on_consumer_offsets_is_invalid_topic(broker, consumer_offsets):
     with kr.connection(broker.port) as s:
         r = kr.delete_records_v1(s, consumer_offsets, 0, -1)

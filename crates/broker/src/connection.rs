@@ -34,8 +34,13 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
-const READ_BUFFER_BYTES: usize = 64 * 1024;
-const WRITE_BUFFER_BYTES: usize = 64 * 1024;
+/// Per-connection buffers. Small on purpose: every open connection holds both, idle or not
+/// (once the allocator recycles memory they are resident), and larger reads and writes bypass
+/// them anyway (a frame body beyond what is buffered is read straight into its own buffer, a
+/// write larger than the buffer goes straight to the socket). At 64 KiB each, 1,600 connections
+/// opened and closed a few times left the broker with about 190 MB resident.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
 tokio::task_local! {
     /// The request being handled on this task: its peer and what it holds.

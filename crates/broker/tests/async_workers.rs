@@ -68,7 +68,7 @@ fn api_versions_answered(addr: SocketAddr) -> bool {
 
 /// Waits until the broker has read a request and is working on it (it holds a request slot).
 fn wait_for_request_in_progress(broker: &TestBroker) {
-    let slots = &broker.handle.state().request_slots;
+    let slots = broker.handle.state().network.request_slots();
     let all = broker.handle.state().config.queued_max_requests;
     let deadline = Instant::now() + Duration::from_secs(15);
     while slots.available_permits() == all {

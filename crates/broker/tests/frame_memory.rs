@@ -12,8 +12,8 @@ const FRAME_BYTES: usize = 1 << 20;
 const SENT_BYTES: usize = FRAME_BYTES - 64 * 1024;
 const BUDGET_BYTES: usize = 4 * FRAME_BYTES + FRAME_BYTES / 2;
 const CONNECTIONS: usize = 200;
-/// Besides the budget: each connection's 64 KiB read buffer and task, the runtime's own.
-const SLACK_BYTES: usize = CONNECTIONS * 128 * 1024 + (16 << 20);
+/// Besides the budget: each connection's buffers (16 KiB each way) and task, the runtime's own.
+const SLACK_BYTES: usize = CONNECTIONS * 64 * 1024 + (8 << 20);
 
 fn rss_bytes() -> usize {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");

@@ -334,7 +334,7 @@ async fn keyless_records_on_a_compacted_topic_are_named_in_record_errors() {
         errors,
         vec![(
             1,
-            "Compacted topic cannot accept message without key in topic partition c-0.".to_string()
+            "Compacted topic cannot accept message without key in topic partition c-0".to_string()
         )]
     );
     let message = r.error_message.as_deref().unwrap_or_default().to_string();

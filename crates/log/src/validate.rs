@@ -192,7 +192,7 @@ fn check_records(
             faults.push(RecordFault {
                 batch_index: index,
                 message: format!(
-                    "Compacted topic cannot accept message without key in topic partition {tp}."
+                    "Compacted topic cannot accept message without key in topic partition {tp}"
                 ),
             });
         } else if let Some(message) = timestamp_problem(header, r.timestamp, r.offset, rules) {

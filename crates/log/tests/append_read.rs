@@ -118,7 +118,7 @@ fn produce_validation_names_the_keyless_records_of_a_compacted_topic() {
         err.record_errors(),
         &[RecordFault {
             batch_index: 1,
-            message: "Compacted topic cannot accept message without key in topic partition t-0."
+            message: "Compacted topic cannot accept message without key in topic partition t-0"
                 .into()
         }]
     );

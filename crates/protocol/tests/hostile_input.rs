@@ -1,11 +1,14 @@
 //! Decoding hostile bytes must fail cleanly: no panic, no abort, no allocation driven by a length
 //! read off the wire. These run every supported request type through `kafka-protocol`'s decoders
-//! (the vendored, patched copy) with random and adversarial bodies.
+//! (the vendored, patched copy) with random and adversarial bodies, measure what hostile counts
+//! make the decoders reserve (a per-thread counting allocator), and keep the inputs the fuzz
+//! targets in fuzz/ found against the record-batch reader.
 
 use bytes::Bytes;
 use kafka_protocol::messages::*;
 use kafka_protocol::records::RecordBatchDecoder;
 use proptest::prelude::*;
+use runnel_protocol::records::{BatchRecords, ReadLimits};
 use runnel_protocol::samples::sample_request_body;
 use runnel_protocol::versions::SUPPORTED_APIS;
 use runnel_protocol::{decode_body, decode_request_header};
@@ -276,6 +279,44 @@ fn a_header_whose_last_offset_overflows_wraps_instead_of_panicking() {
         header.base_offset,
         header.last_offset_delta
     );
+}
+
+#[test]
+fn a_varint_whose_fifth_byte_has_high_bits_reads_the_same_streamed_as_sliced() {
+    // Found by the record_batch fuzz target: a zstd record whose offset delta is the varint
+    // ff ff ff af 6e. Kafka's readVarint drops the fifth byte's high bits; `next` did too, but
+    // `next_summary` (which streams compressed records) refused the record.
+    let batch = hex_bytes(
+        "00000000000000010000004900000000
+         02a63460ee0004000000000000018bcf
+         e568010000018bcfe56801ffffffffff
+         ffffffffffffffffff0000000128b52f
+         fd00587900001c0500ffffffaf6e6501
+         0202680230",
+    );
+    let (header, batch) = runnel_protocol::records::split_batches(&batch).unwrap()[0];
+    assert_eq!(header.compression_codec(), 4, "a zstd batch");
+    let limits = ReadLimits::for_batch_limit(1 << 20);
+    let mut sliced = BatchRecords::new(batch, &header, limits).unwrap();
+    let full = sliced.next().unwrap().map(|r| (r.offset, r.header_count()));
+    let mut streamed = BatchRecords::new(batch, &header, limits).unwrap();
+    let summary = streamed
+        .next_summary()
+        .unwrap()
+        .map(|s| (s.offset, s.header_count));
+    assert_eq!(
+        full, summary,
+        "next and next_summary disagree on the record"
+    );
+    assert_eq!(full.map(|(offset, _)| offset), Some(-1_929_379_839));
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    let digits: Vec<u8> = hex.bytes().filter(u8::is_ascii_hexdigit).collect();
+    digits
+        .chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
+        .collect()
 }
 
 /// Zigzag varint, as record fields are encoded.

@@ -320,9 +320,18 @@ impl<R: Read> CountingTake<'_, R> {
     }
 
     fn varint(&mut self, index: usize) -> Result<i32, StreamError> {
-        // A 5-byte varint decoded as a varlong agrees with Kafka's readVarint in range.
-        let v = self.varlong(index, 5)?;
-        i32::try_from(v).map_err(|_| StreamError::Record(RecordError::structure(index)))
+        // As Kafka's readVarint and `record::read_varint`: seven bits a byte into 32, so a fifth
+        // byte's high bits fall away. Refusing them (as a varlong out of i32 range) made a
+        // record that `next` reads fail in `next_summary`.
+        let mut z: u32 = 0;
+        for i in 0..5 {
+            let b = self.byte(index)?;
+            z |= ((b & 0x7f) as u32) << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok(((z >> 1) as i32) ^ -((z & 1) as i32));
+            }
+        }
+        Err(StreamError::Record(RecordError::structure(index)))
     }
 
     /// Skips `n` bytes of the body without keeping them.

@@ -49,7 +49,7 @@ fn encoded(compression: Compression, n: usize) -> Vec<u8> {
     buf.to_vec()
 }
 
-/// (offset, timestamp, value, header count) of one record.
+/// (offset, timestamp, key, value length) of one record.
 type Walked = (i64, i64, Option<Vec<u8>>, usize);
 
 /// Every record of every batch in `bytes`.
