@@ -11,7 +11,7 @@ message JSON schemas in clients/src/main/resources/common/message:
 Implemented bodies: ApiVersions v0/v3, Metadata v1, Produce v3 (non-flexible) and v9
 (flexible, with KIP-467 record_errors), Fetch v4 (non-flexible), CreateTopics v4,
 DeleteTopics v3, CreatePartitions v1, DeleteRecords v1, InitProducerId v1, FindCoordinator v1,
-OffsetCommit v2, and record batch v2 (any header field, optionally gzip) with a pure-Python
+OffsetCommit v2, DescribeConfigs v4, AlterConfigs v1, IncrementalAlterConfigs v1, and record batch v2 (any header field, optionally gzip) with a pure-Python
 CRC-32C. Every version used here is one that Kafka 4.x still accepts (KIP-896).
 """
 from __future__ import annotations
@@ -155,6 +155,7 @@ API_PRODUCE, API_FETCH, API_METADATA, API_VERSIONS = 0, 1, 3, 18
 API_OFFSET_COMMIT, API_FIND_COORDINATOR = 8, 10
 API_CREATE_TOPICS, API_DELETE_TOPICS, API_DELETE_RECORDS, API_INIT_PRODUCER_ID = 19, 20, 21, 22
 API_CREATE_PARTITIONS = 37
+API_DESCRIBE_CONFIGS, API_ALTER_CONFIGS, API_INCREMENTAL_ALTER_CONFIGS = 32, 33, 44
 
 # Kafka error codes that the tests name (org.apache.kafka.common.protocol.Errors).
 ERROR_NAMES = {
@@ -320,6 +321,84 @@ def fetch(s: socket.socket, topic: str, partition: int, offset: int, max_wait_ms
                 "aborted": rr.array(lambda x: (x.i64(), x.i64())), "records": rr.nbytes()}
     resp = r.array(lambda rr: (rr.string(), rr.array(part)))
     return {name: parts for name, parts in resp}
+
+
+# Config resource types and IncrementalAlterConfigs operations (org.apache.kafka.common.config).
+RESOURCE_TOPIC, RESOURCE_BROKER = 2, 4
+OP_SET, OP_DELETE, OP_APPEND, OP_SUBTRACT = 0, 1, 2, 3
+
+
+def describe_configs_v4(s: socket.socket, resources: list[tuple[int, str, list[str] | None]],
+                        include_synonyms: bool = True, include_documentation: bool = True) -> list[dict]:
+    """DescribeConfigs v4 of (resource_type, name, keys or None); one dict per resource with
+    error_code, error_message and configs {name: {value, read_only, source, sensitive, synonyms,
+    type, documentation}}, synonyms a list of (name, value, source)."""
+    corr = next(_corr)
+    body = compact_array([i8(t) + compact_string(n)
+                          + (uvarint(0) if keys is None else compact_array([compact_string(k) for k in keys]))
+                          + uvarint(0) for t, n, keys in resources])
+    body += i8(1 if include_synonyms else 0) + i8(1 if include_documentation else 0) + uvarint(0)
+    r = roundtrip(s, request_header_v2(API_DESCRIBE_CONFIGS, 4, corr), body, flexible_response_header=True)
+    r.i32()
+
+    def synonym(rr):
+        out = (rr.compact_string(), rr.compact_string(), rr.i8())
+        rr.tagged_fields()
+        return out
+
+    def config(rr):
+        name = rr.compact_string()
+        c = {"value": rr.compact_string(), "read_only": rr.bool(), "source": rr.i8(),
+             "sensitive": rr.bool(), "synonyms": rr.compact_array(synonym) or [],
+             "type": rr.i8(), "documentation": rr.compact_string()}
+        rr.tagged_fields()
+        return name, c
+
+    def result(rr):
+        out = {"error_code": rr.i16(), "error_message": rr.compact_string(), "resource_type": rr.i8(),
+               "resource_name": rr.compact_string(), "configs": dict(rr.compact_array(config) or [])}
+        rr.tagged_fields()
+        return out
+    results = r.compact_array(result) or []
+    r.tagged_fields()
+    return results
+
+
+def alter_configs_v1(s: socket.socket, resources: list[tuple[int, str, dict[str, str | None]]],
+                     validate_only: bool = False) -> list[tuple[int, str | None]]:
+    """AlterConfigs v1 (replace the whole set); returns (error_code, error_message) per resource."""
+    corr = next(_corr)
+    body = array([i8(t) + string(n) + array([string(k) + string(v) for k, v in cfg.items()])
+                  for t, n, cfg in resources]) + i8(1 if validate_only else 0)
+    r = roundtrip(s, request_header_v1(API_ALTER_CONFIGS, 1, corr), body)
+    r.i32()
+    return [(e, m) for e, m, _, _ in r.array(lambda rr: (rr.i16(), rr.string(), rr.i8(), rr.string()))]
+
+
+def incremental_alter_configs_v1(s: socket.socket,
+                                 resources: list[tuple[int, str, list[tuple[str, int, str | None]]]],
+                                 validate_only: bool = False) -> list[tuple[int, str | None]]:
+    """IncrementalAlterConfigs v1 of (resource_type, name, [(key, op, value)]); returns
+    (error_code, error_message) per resource."""
+    corr = next(_corr)
+    body = compact_array([i8(t) + compact_string(n)
+                          + compact_array([compact_string(k) + i8(op) + compact_string(v) + uvarint(0)
+                                           for k, op, v in ops]) + uvarint(0)
+                          for t, n, ops in resources])
+    body += i8(1 if validate_only else 0) + uvarint(0)
+    r = roundtrip(s, request_header_v2(API_INCREMENTAL_ALTER_CONFIGS, 1, corr), body,
+                  flexible_response_header=True)
+    r.i32()
+
+    def resp(rr):
+        out = (rr.i16(), rr.compact_string())
+        rr.i8()
+        rr.compact_string()
+        rr.tagged_fields()
+        return out
+    out = r.compact_array(resp) or []
+    r.tagged_fields()
+    return out
 
 
 # --------------------------------------------------------------------------- record batch v2

@@ -24,12 +24,16 @@ pub async fn run(state: Arc<BrokerState>, shutdown: watch::Receiver<bool>) {
         .log_flush_scheduler_interval_ms
         .clamp(1, MAX_FLUSH_CHECK_MS);
     // Three loops, so that a long compaction pass does not hold up flushes or retention.
-    let retention = every(c.log_retention_check_interval_ms, shutdown.clone(), {
+    let retention_ms = c.log_retention_check_interval_ms;
+    let retention = every(move || retention_ms, shutdown.clone(), {
         let state = state.clone();
         move || {
             let state = state.clone();
             async move {
-                let expiration_ms = state.config.producer_id_expiration_ms;
+                // Dynamic in Kafka: read afresh every pass.
+                let expiration_ms = state
+                    .broker_long("producer.id.expiration.ms")
+                    .unwrap_or(state.config.producer_id_expiration_ms);
                 for_each_partition(&state, &state.background_slots, "retention", move |p| {
                     let now = now_ms();
                     p.expire_producers(now, expiration_ms);
@@ -42,19 +46,30 @@ pub async fn run(state: Arc<BrokerState>, shutdown: watch::Receiver<bool>) {
             }
         }
     });
-    let flush = every(flush_ms, shutdown.clone(), {
+    let flush = every(move || flush_ms, shutdown.clone(), {
         let state = state.clone();
         move || {
             let state = state.clone();
             async move {
                 for_each_partition(&state, &state.background_slots, "flush", |p| {
-                    p.flush_if_due(now_ms())
+                    p.flush_if_due(now_ms())?;
+                    // Hands over segment files whose file.delete.delay.ms has passed.
+                    p.with_log(|_| ());
+                    Ok(())
                 })
                 .await
             }
         }
     });
-    let compaction = every(c.log_cleaner_backoff_ms, shutdown, {
+    let backoff = {
+        let state = state.clone();
+        move || {
+            state
+                .broker_long("log.cleaner.backoff.ms")
+                .unwrap_or(state.config.log_cleaner_backoff_ms)
+        }
+    };
+    let compaction = every(backoff, shutdown, {
         let state = state.clone();
         move || {
             let state = state.clone();
@@ -70,18 +85,31 @@ pub async fn run(state: Arc<BrokerState>, shutdown: watch::Receiver<bool>) {
     tokio::join!(retention, flush, compaction);
 }
 
-/// Runs `pass` every `interval_ms` (a pass that overruns delays the next) until shutdown.
-async fn every<F, Fut>(interval_ms: i64, mut shutdown: watch::Receiver<bool>, mut pass: F)
+/// Runs `pass` every `interval_ms()` (a pass that overruns delays the next) until shutdown. The
+/// interval is read again after each pass, so a dynamic broker config change applies.
+async fn every<I, F, Fut>(interval_ms: I, mut shutdown: watch::Receiver<bool>, mut pass: F)
 where
+    I: Fn() -> i64,
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let mut tick = tokio::time::interval(Duration::from_millis(interval_ms.max(1) as u64));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let ticker = |ms: i64| {
+        let mut tick = tokio::time::interval(Duration::from_millis(ms.max(1) as u64));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick
+    };
+    let mut current_ms = interval_ms();
+    let mut tick = ticker(current_ms);
     loop {
         tokio::select! {
             _ = tick.tick() => pass().await,
             _ = shutdown.changed() => break,
+        }
+        if interval_ms() != current_ms {
+            current_ms = interval_ms();
+            tick = ticker(current_ms);
+            // A fresh interval fires at once; the pass just ran.
+            tick.tick().await;
         }
     }
 }

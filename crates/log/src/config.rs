@@ -56,6 +56,21 @@ pub struct LogConfig {
     pub min_cleanable_dirty_ratio: f64,
     /// `delete.retention.ms`: how long compaction keeps tombstones.
     pub delete_retention_ms: i64,
+    /// `compression.type` naming a codec: produced batches in another codec are recompressed
+    /// to it. `None` (`producer`) stores them as they came.
+    pub compression: Option<crate::recompress::Recompression>,
+    /// `segment.jitter.ms`: each segment rolls up to this much (chosen at random per segment)
+    /// before `segment.ms`, so many partitions created together do not all roll at once.
+    pub segment_jitter_ms: i64,
+    /// `segment.index.bytes`: the most bytes an offset or time index may hold; a full index
+    /// rolls the segment (8-byte offset entries, 12-byte time entries).
+    pub segment_index_bytes: usize,
+    /// `preallocate`: reserve `segment.bytes` of disk for each new segment, the file's length
+    /// still growing with its data.
+    pub preallocate: bool,
+    /// `file.delete.delay.ms`: deleted segments are renamed `.deleted` and their files removed
+    /// this much later.
+    pub file_delete_delay_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -76,6 +91,11 @@ impl Default for LogConfig {
             index_interval_bytes: 4096,
             min_cleanable_dirty_ratio: 0.5,
             delete_retention_ms: 24 * 3600 * 1000,
+            compression: None,
+            segment_jitter_ms: 0,
+            segment_index_bytes: 10 * 1024 * 1024,
+            preallocate: false,
+            file_delete_delay_ms: 60_000,
         }
     }
 }

@@ -12,7 +12,9 @@
 //! - `segment`, `index`: one segment's files; `segment_scan`, `recovery`: loading after a crash;
 //!   `read`, `region`, `retention`, `cleaner`: the rest of [`Log`]'s operations, one concern per
 //!   module (`region` returns fetches as file ranges for `sendfile`).
-//! - [`validate`]: Kafka's produce-time checks (record walk, keys, timestamps) before append.
+//! - [`validate`]: Kafka's produce-time checks (record walk, keys, timestamps) before append;
+//!   [`recompress`]: re-encoding an accepted batch to the topic's `compression.type`.
+//! - `lifecycle`: segment jitter, index-full rolls, preallocation, delayed file deletion.
 //! - [`error`]: [`LogError`], which the broker maps onto Kafka error codes in one place.
 
 pub mod batch;
@@ -20,12 +22,14 @@ mod buffer_pool;
 pub mod config;
 pub mod error;
 pub mod log;
+pub mod recompress;
 pub mod validate;
 
 pub mod cleaner;
 mod fault;
 pub mod flush;
 mod index;
+mod lifecycle;
 mod read;
 mod recovery;
 mod region;

@@ -17,6 +17,7 @@
 
 use crate::batch::{self, BatchError, HEADER_SIZE_BYTES};
 use crate::fault::Faults;
+use crate::lifecycle::DelayedRemovals;
 use crate::recovery;
 use crate::segment::{PendingEntries, Segment};
 use crate::{LogConfig, LogError, TimestampType};
@@ -79,6 +80,10 @@ pub struct Log {
     /// Bumped by every truncation, so a compaction planned before one is not swapped in after.
     pub(crate) truncations: u64,
     pub(crate) faults: Faults,
+    /// `segment.jitter.ms` drawn for the active segment.
+    pub(crate) roll_jitter_ms: i64,
+    /// Removed segments waiting for `file.delete.delay.ms` (see [`crate::lifecycle`]).
+    pub(crate) delayed_removals: DelayedRemovals,
 }
 
 impl Log {
@@ -90,7 +95,7 @@ impl Log {
             .segments
             .last()
             .map_or(loaded.log_start_offset, |s| s.next_offset);
-        Ok(Log {
+        let mut log = Log {
             dir,
             config,
             segments: loaded.segments,
@@ -107,7 +112,11 @@ impl Log {
             removed: Vec::new(),
             truncations: 0,
             faults: Faults::default(),
-        })
+            roll_jitter_ms: 0,
+            delayed_removals: DelayedRemovals::default(),
+        };
+        log.started_segment();
+        Ok(log)
     }
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -260,7 +269,7 @@ impl Log {
             || seg.size_bytes + size_bytes > u32::MAX as u64;
         let offsets_overflow =
             seg.next_offset + offsets_needed - 1 - seg.base_offset > u32::MAX as i64;
-        if too_big || offsets_overflow || self.roll_is_due(now_ms) {
+        if too_big || offsets_overflow || self.index_full() || self.roll_is_due(now_ms) {
             self.roll()?;
         }
         Ok(())
@@ -269,9 +278,9 @@ impl Log {
     pub(crate) fn roll_is_due(&self, now_ms: i64) -> bool {
         let seg = self.active();
         !seg.is_empty()
-            && seg
-                .first_append_ms
-                .is_some_and(|t| now_ms.saturating_sub(t) > self.config.segment_ms)
+            && seg.first_append_ms.is_some_and(|t| {
+                now_ms.saturating_sub(t) > self.config.segment_ms - self.roll_jitter_ms
+            })
     }
 
     /// Starts a new active segment at the log end offset. The old one is not fsynced here (that
@@ -285,6 +294,7 @@ impl Log {
         tracing::debug!(dir = %self.dir.display(), base_offset = base, "rolled new segment");
         self.segments.push(seg);
         self.dir_unsynced = true;
+        self.started_segment();
         Ok(())
     }
 

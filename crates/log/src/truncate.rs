@@ -180,12 +180,13 @@ impl Log {
         Ok(())
     }
 
-    /// Segments taken out since the last call, for the caller to [`Removed::delete`] (without
-    /// holding the log's lock).
+    /// Segments taken out whose `file.delete.delay.ms` has passed, for the caller to
+    /// [`Removed::delete`] (without holding the log's lock).
     pub fn take_removed(&mut self) -> Removed {
         Removed {
             dir: self.dir().to_path_buf(),
-            base_offsets: std::mem::take(&mut self.removed),
+            // Held back until `file.delete.delay.ms` has passed (see crate::lifecycle).
+            base_offsets: self.due_removals(),
         }
     }
 

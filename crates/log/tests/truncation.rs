@@ -18,6 +18,8 @@ fn config() -> LogConfig {
     LogConfig {
         segment_bytes: 400,
         index_interval_bytes: 100,
+        // Removed segments are handed over at once (file.delete.delay.ms has its own tests).
+        file_delete_delay_ms: 0,
         ..LogConfig::default()
     }
 }

@@ -12,6 +12,8 @@ pub enum ConfigType {
     Double,
     List,
     Password,
+    /// A Java class name; Runnel cannot load classes, so these are accepted and have no effect.
+    Class,
 }
 
 impl ConfigType {
@@ -25,6 +27,7 @@ impl ConfigType {
             ConfigType::Long => 5,
             ConfigType::Double => 6,
             ConfigType::List => 7,
+            ConfigType::Class => 8,
             ConfigType::Password => 9,
         }
     }
@@ -64,7 +67,7 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
     def("listeners", List, Some("PLAINTEXT://127.0.0.1:9092"), "Listener to bind: PLAINTEXT://host:port."),
     def("advertised.listeners", List, None, "Listener clients are told to use; defaults to listeners."),
     def("log.dirs", List, Some("./runnel-data"), "Directories holding partition logs, comma separated."),
-    def("log.dir", ConfigType::String, Some("./runnel-data"), "Single log directory, used when log.dirs is not set."),
+    def("log.dir", List, Some("./runnel-data"), "Single log directory, used when log.dirs is not set."),
     def("message.max.bytes", Int, Some("1048588"), "Largest record batch the broker accepts."),
     def("num.network.threads", Int, Some("3"), "Threads of the async runtime that serve connections."),
     def("num.io.threads", Int, Some("8"), "Threads for blocking disk work (fsync, segment deletion, compaction)."),
@@ -79,7 +82,7 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
     def("socket.request.max.bytes", Int, Some("104857600"), "Largest request frame; a larger one closes the connection."),
     def("max.connections", Int, Some("2147483647"), "Connections accepted at once; more are closed on accept."),
     def("num.partitions", Int, Some("1"), "Partitions of auto-created topics and CreateTopics without a count."),
-    def("default.replication.factor", Short, Some("1"), "Replication factor of auto-created topics."),
+    def("default.replication.factor", Int, Some("1"), "Replication factor of auto-created topics."),
     def("min.insync.replicas", Int, Some("1"), "Least in-sync replicas an acks=all write needs."),
     def("num.replica.fetchers", Int, Some("1"), "Follower fetcher threads (single node: no followers yet)."),
     def("auto.create.topics.enable", Boolean, Some("true"), "Create unknown topics on Metadata requests."),
@@ -122,6 +125,14 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
     def("runnel.max.group.members", Int, Some("100000"), "Most group members and pending member ids over all groups (Runnel's limit)."),
     def("runnel.max.producer.states.per.partition", Int, Some("10000"), "Most idempotent producers remembered per partition; the least recently written is forgotten first (Runnel's limit)."),
     def("runnel.max.partitions", Int, Some("100000"), "Most partitions the broker holds over all topics (Runnel's limit)."),
+    def("compression.gzip.level", Int, Some("-1"), "gzip level when the broker recompresses to gzip; -1 = the codec's default."),
+    def("compression.lz4.level", Int, Some("9"), "lz4 level when the broker recompresses to lz4."),
+    def("compression.zstd.level", Int, Some("3"), "zstd level when the broker recompresses to zstd."),
+    def("log.roll.jitter.ms", Long, None, "Most random time subtracted from segment.ms per segment; null = log.roll.jitter.hours."),
+    def("log.roll.jitter.hours", Int, Some("0"), "Most random time subtracted from segment.ms per segment, in hours."),
+    def("log.index.size.max.bytes", Int, Some("10485760"), "Largest offset/time index of a segment; a full index rolls the segment."),
+    def("log.preallocate", Boolean, Some("false"), "Reserve segment.bytes of disk for each new segment."),
+    def("log.segment.delete.delay.ms", Long, Some("60000"), "How long a deleted segment's files stay (renamed .deleted) before removal."),
 ];
 
 pub fn find(name: &str) -> Option<&'static ConfigDef> {

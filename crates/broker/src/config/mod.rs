@@ -1,12 +1,20 @@
 //! Broker configuration: Kafka's key names, from a `server.properties` file, `--set key=value`
 //! and `RUNNEL_` environment variables (later sources override earlier ones, in that order).
 //!
-//! An unknown key is a warning; a bad value stops start-up with an error naming key and value.
+//! Dynamic broker configs stored by an earlier run (see [`dynamic`]) override all three.
+//!
+//! Every key Kafka defines is accepted (see [`kafka`]); a key neither Kafka nor Runnel knows is a
+//! warning; a bad value stops start-up with an error naming key and value (Kafka's message for
+//! Kafka's keys).
 
 pub mod defs;
 pub mod describe;
+pub mod dynamic;
+pub mod kafka;
+pub mod kafka_defs;
 pub mod network;
 pub mod topic;
+pub mod validate;
 
 use anyhow::{anyhow, bail, Context, Result};
 use defs::{ConfigType, BROKER_CONFIGS};
@@ -22,6 +30,8 @@ const NON_CONFIG_ENV: &[&str] = &["RUNNEL_BIN", "RUNNEL_BOOTSTRAP"];
 pub struct BrokerConfig {
     /// Values set explicitly (file, `--set`, env), by key. Everything else is a default.
     pub explicit: BTreeMap<String, String>,
+    /// Dynamic broker configs as stored when this broker started; they override `explicit`.
+    pub dynamic: dynamic::Layers,
     pub node_id: i32,
     pub listener: SocketAddr,
     /// Host and port clients are told to connect to.
@@ -81,13 +91,19 @@ impl BrokerConfig {
 
     pub fn from_sources(sources: ConfigSources) -> Result<BrokerConfig> {
         let explicit = sources.values;
-        for key in explicit.keys() {
-            if defs::find(key).is_none() && topic::find(key).is_none() {
+        for (key, value) in &explicit {
+            if defs::find(key).is_none() && kafka::broker(key).is_none() && !is_topic_key(key) {
                 tracing::warn!(key = %key, "unknown configuration key ignored");
             }
+            kafka::check_broker_value(key, value).map_err(|e| anyhow!(e))?;
         }
+        let dynamic = match static_log_dirs(&explicit).first() {
+            Some(dir) => dynamic::Layers::load(dir)?,
+            None => dynamic::Layers::default(),
+        };
         let lookup = Lookup {
             explicit: &explicit,
+            dynamic: &dynamic,
         };
         let node_id = match lookup.raw("node.id") {
             Some(_) => lookup.int("node.id")?,
@@ -103,16 +119,8 @@ impl BrokerConfig {
             }
             None => (listener.ip().to_string(), listener.port() as i32),
         };
-        let log_dirs_str = match (lookup.raw("log.dirs"), lookup.raw("log.dir")) {
-            (None, Some(d)) => d.to_string(),
-            _ => lookup.string("log.dirs")?,
-        };
-        let log_dirs: Vec<PathBuf> = log_dirs_str
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(PathBuf::from)
-            .collect();
+        let log_dirs_str = log_dirs_setting(&explicit);
+        let log_dirs = static_log_dirs(&explicit);
         if log_dirs.is_empty() {
             bail!("invalid value '{log_dirs_str}' for configuration key 'log.dirs': no directory");
         }
@@ -185,6 +193,7 @@ impl BrokerConfig {
             )?,
             max_partitions: positive("runnel.max.partitions")?,
             explicit: explicit.clone(),
+            dynamic: dynamic.clone(),
         };
         // Validate every remaining typed key, including the log.* defaults topics inherit.
         for def in BROKER_CONFIGS {
@@ -234,13 +243,52 @@ impl BrokerConfig {
         }
     }
 
-    /// The effective value of a broker key, as a string (explicit value or default).
+    /// The value of a broker key when this broker started: dynamic, explicit, or default.
     pub fn value_of(&self, key: &str) -> Option<String> {
+        self.dynamic
+            .get(key)
+            .cloned()
+            .or_else(|| self.static_value(key))
+    }
+
+    /// The value of a broker key without dynamic configs: explicit or default.
+    pub fn static_value(&self, key: &str) -> Option<String> {
         self.explicit
             .get(key)
             .cloned()
-            .or_else(|| defs::find(key)?.default.map(str::to_string))
+            .or_else(|| default_of(key).map(str::to_string))
     }
+}
+
+/// The default of a broker key: Runnel's where it implements the key, else Kafka's.
+pub fn default_of(key: &str) -> Option<&'static str> {
+    match defs::find(key) {
+        Some(d) => d.default,
+        None => kafka::broker(key).and_then(|d| d.default),
+    }
+}
+
+/// Topic keys are allowed in the broker's sources, as in Kafka (which ignores them there).
+fn is_topic_key(key: &str) -> bool {
+    topic::find(key).is_some() || kafka::topic(key).is_some()
+}
+
+/// `log.dirs`, or `log.dir` when only that is set, or the default. Read-only keys, so dynamic
+/// configs never change them (and the dynamic config file is found through them).
+fn log_dirs_setting(explicit: &BTreeMap<String, String>) -> String {
+    match (explicit.get("log.dirs"), explicit.get("log.dir")) {
+        (Some(d), _) | (None, Some(d)) => d.clone(),
+        (None, None) => default_of("log.dirs").unwrap_or_default().to_string(),
+    }
+}
+
+fn static_log_dirs(explicit: &BTreeMap<String, String>) -> Vec<PathBuf> {
+    log_dirs_setting(explicit)
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .collect()
 }
 
 /// Raw key/value pairs gathered from the sources, later ones overriding.
@@ -300,15 +348,19 @@ impl ConfigSources {
 
 struct Lookup<'a> {
     explicit: &'a BTreeMap<String, String>,
+    dynamic: &'a dynamic::Layers,
 }
 
 impl Lookup<'_> {
     fn raw(&self, key: &str) -> Option<&str> {
-        self.explicit.get(key).map(String::as_str)
+        self.dynamic
+            .get(key)
+            .or_else(|| self.explicit.get(key))
+            .map(|v| v.trim())
     }
     fn string(&self, key: &str) -> Result<String> {
         self.raw(key)
-            .or_else(|| defs::find(key).and_then(|d| d.default))
+            .or_else(|| default_of(key))
             .map(str::to_string)
             .ok_or_else(|| anyhow!("configuration key '{key}' has no value"))
     }
@@ -362,7 +414,7 @@ pub(crate) fn validate_value(key: &str, kind: ConfigType, value: &str) -> Result
         ConfigType::Short => value.parse::<i16>().is_ok(),
         ConfigType::Long => value.parse::<i64>().is_ok(),
         ConfigType::Double => value.parse::<f64>().is_ok_and(f64::is_finite),
-        ConfigType::String | ConfigType::List | ConfigType::Password => true,
+        ConfigType::String | ConfigType::List | ConfigType::Password | ConfigType::Class => true,
     };
     if ok {
         Ok(())
@@ -521,6 +573,41 @@ mod docs_tests {
             assert!(
                 doc.contains(&format!("`{}`", d.name)),
                 "docs/configuration.md lacks `{}`",
+                d.name
+            );
+        }
+    }
+
+    /// The generated section lists exactly the Kafka keys Runnel accepts without acting on
+    /// them; after adding a key to defs.rs or topic.rs, run
+    /// `scripts/gen-kafka-configs.py --render-only`.
+    #[test]
+    fn every_kafka_key_without_effect_is_listed_as_such() {
+        let doc = include_str!("../../../../docs/configuration.md");
+        let section = doc
+            .split("<!-- BEGIN GENERATED")
+            .nth(1)
+            .and_then(|s| s.split("<!-- END GENERATED -->").next())
+            .expect("docs/configuration.md has the generated section");
+        let (broker, topic) = section
+            .split_once("### Topic keys with no effect yet")
+            .expect("the generated section has its topic part");
+        let row = |name: &str| format!("| `{name}`");
+        for d in super::kafka_defs::KAFKA_BROKER_CONFIGS {
+            let implemented = super::defs::find(d.name).is_some();
+            assert_eq!(
+                broker.contains(&row(d.name)),
+                !implemented,
+                "broker key {} (implemented: {implemented}): rerun scripts/gen-kafka-configs.py --render-only",
+                d.name
+            );
+        }
+        for d in super::kafka_defs::KAFKA_TOPIC_CONFIGS {
+            let implemented = super::topic::find(d.name).is_some();
+            assert_eq!(
+                topic.contains(&row(d.name)),
+                !implemented,
+                "topic key {} (implemented: {implemented}): rerun scripts/gen-kafka-configs.py --render-only",
                 d.name
             );
         }

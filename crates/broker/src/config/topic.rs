@@ -2,8 +2,12 @@
 //! inherits), validation, and conversion into the log's [`LogConfig`].
 
 use super::defs::ConfigType;
-use super::{bad, validate_value, BrokerConfig};
+use super::kafka;
+use super::kafka_defs::KAFKA_TOPIC_CONFIGS;
+use super::validate::split_list;
+use super::{bad, BrokerConfig};
 use anyhow::Result;
+use runnel_log::recompress::{Codec, Recompression};
 use runnel_log::{CleanupPolicy, LogConfig, TimestampType};
 use std::collections::BTreeMap;
 
@@ -31,7 +35,7 @@ const fn def(
     }
 }
 
-use ConfigType::{Double, Int, List, Long};
+use ConfigType::{Boolean, Double, Int, List, Long};
 
 pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     def(
@@ -44,7 +48,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "compression.type",
         ConfigType::String,
         Some("compression.type"),
-        "Only 'producer' is supported.",
+        "producer (keep the producer's codec) or the codec batches are recompressed to.",
     ),
     def(
         "delete.retention.ms",
@@ -130,6 +134,48 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         Some("log.roll.ms"),
         "Segment age before a roll.",
     ),
+    def(
+        "compression.gzip.level",
+        Int,
+        Some("compression.gzip.level"),
+        "gzip level when recompressing to gzip.",
+    ),
+    def(
+        "compression.lz4.level",
+        Int,
+        Some("compression.lz4.level"),
+        "lz4 level when recompressing to lz4.",
+    ),
+    def(
+        "compression.zstd.level",
+        Int,
+        Some("compression.zstd.level"),
+        "zstd level when recompressing to zstd.",
+    ),
+    def(
+        "segment.jitter.ms",
+        Long,
+        Some("log.roll.jitter.ms"),
+        "Most random time subtracted from segment.ms per segment.",
+    ),
+    def(
+        "segment.index.bytes",
+        Int,
+        Some("log.index.size.max.bytes"),
+        "Largest offset/time index; a full index rolls the segment.",
+    ),
+    def(
+        "preallocate",
+        Boolean,
+        Some("log.preallocate"),
+        "Reserve segment.bytes of disk for each new segment.",
+    ),
+    def(
+        "file.delete.delay.ms",
+        Long,
+        Some("log.segment.delete.delay.ms"),
+        "How long a deleted segment stays before its files are removed.",
+    ),
 ];
 
 pub fn find(name: &str) -> Option<&'static TopicConfigDef> {
@@ -137,56 +183,47 @@ pub fn find(name: &str) -> Option<&'static TopicConfigDef> {
 }
 
 /// The broker-level defaults every topic starts from, resolved (e.g. `log.retention.hours`
-/// turned into milliseconds).
+/// turned into milliseconds), for every topic key Kafka or Runnel defines.
 #[derive(Debug, Clone)]
 pub struct TopicDefaults {
     values: BTreeMap<&'static str, String>,
 }
 
+/// Kafka refuses topic configs for tiered storage when the broker has it disabled; Runnel has
+/// none.
+const TIERED_STORAGE_DISABLED: &str =
+    "Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage.";
+
 impl TopicDefaults {
     pub fn from_broker(broker: &BrokerConfig) -> Result<TopicDefaults> {
-        let get = |k: &str| broker.value_of(k);
-        let hours_to_ms = |h: String, key: &str| -> Result<String> {
-            let h: i64 = h.parse().map_err(|_| bad(key, &h, "expected an integer"))?;
-            Ok(if h < 0 {
-                "-1".to_string()
-            } else {
-                (h * 3_600_000).to_string()
-            })
-        };
-        let retention_ms = match (get("log.retention.ms"), get("log.retention.minutes")) {
-            (Some(ms), _) => ms,
-            (None, Some(min)) => {
-                let m: i64 = min
-                    .parse()
-                    .map_err(|_| bad("log.retention.minutes", &min, "expected an integer"))?;
-                if m < 0 {
-                    "-1".to_string()
-                } else {
-                    (m * 60_000).to_string()
+        TopicDefaults::resolve(&|k| broker.value_of(k))
+    }
+
+    /// Resolves every topic key's default from the broker's values: the first of its broker
+    /// synonyms that has a value, converted to the topic key's unit, else Kafka's default.
+    /// Fails (start-up, or a dynamic broker config change) when a value does not convert.
+    pub fn resolve(broker: &dyn Fn(&str) -> Option<String>) -> Result<TopicDefaults> {
+        let mut values = BTreeMap::new();
+        for d in KAFKA_TOPIC_CONFIGS {
+            let inherited = d
+                .synonyms
+                .iter()
+                .find_map(|(b, conv)| broker(b).map(|v| (b, conv.convert(&v), v)));
+            let v = match inherited {
+                Some((_, Some(v), _)) => Some(v),
+                Some((b, None, v)) => return Err(bad(b, &v, "expected an integer")),
+                None => d.default.map(str::to_string),
+            };
+            if let Some(v) = v {
+                values.insert(d.name, v);
+            }
+        }
+        for d in TOPIC_CONFIGS {
+            if !values.contains_key(d.name) {
+                if let Some(v) = d.broker_synonym.and_then(broker) {
+                    values.insert(d.name, v);
                 }
             }
-            (None, None) => hours_to_ms(
-                get("log.retention.hours").unwrap_or_default(),
-                "log.retention.hours",
-            )?,
-        };
-        let segment_ms = match get("log.roll.ms") {
-            Some(ms) => ms,
-            None => hours_to_ms(get("log.roll.hours").unwrap_or_default(), "log.roll.hours")?,
-        };
-        let flush_ms = get("log.flush.interval.ms")
-            .or_else(|| get("log.flush.scheduler.interval.ms"))
-            .unwrap_or_else(|| i64::MAX.to_string());
-        let mut values = BTreeMap::new();
-        for d in TOPIC_CONFIGS {
-            let v = match d.name {
-                "retention.ms" => retention_ms.clone(),
-                "segment.ms" => segment_ms.clone(),
-                "flush.ms" => flush_ms.clone(),
-                _ => d.broker_synonym.and_then(get).unwrap_or_default(),
-            };
-            values.insert(d.name, v);
         }
         let defaults = TopicDefaults { values };
         // Validate by converting: a bad broker-level value fails start-up here.
@@ -207,8 +244,11 @@ impl TopicDefaults {
         let get = |k: &str| -> String {
             overrides
                 .get(k)
-                .cloned()
-                .unwrap_or_else(|| self.values.get(k).cloned().unwrap_or_default())
+                .map(String::as_str)
+                .or_else(|| self.values.get(k).map(String::as_str))
+                .unwrap_or_default()
+                .trim()
+                .to_string()
         };
         let long = |k: &str| -> Result<i64> {
             let v = get(k);
@@ -227,7 +267,8 @@ impl TopicDefaults {
             delete: false,
             compact: false,
         };
-        for p in policy.split(',').map(str::trim) {
+        // Kafka accepts an empty list: neither deleted nor compacted.
+        for p in split_list(&policy) {
             match p {
                 "delete" => cleanup_policy.delete = true,
                 "compact" => cleanup_policy.compact = true,
@@ -252,14 +293,6 @@ impl TopicDefaults {
                 ))
             }
         };
-        let compression = get("compression.type");
-        if compression != "producer" {
-            return Err(bad(
-                "compression.type",
-                &compression,
-                "only 'producer' is supported",
-            ));
-        }
         let ratio_s = get("min.cleanable.dirty.ratio");
         let ratio: f64 = ratio_s
             .parse()
@@ -288,18 +321,83 @@ impl TopicDefaults {
             index_interval_bytes: at_least("index.interval.bytes", 0)? as usize,
             min_cleanable_dirty_ratio: ratio,
             delete_retention_ms: at_least("delete.retention.ms", 0)?,
+            compression: recompression(&get)?,
+            segment_jitter_ms: at_least("segment.jitter.ms", 0)?,
+            segment_index_bytes: at_least("segment.index.bytes", 4)? as usize,
+            preallocate: get("preallocate").eq_ignore_ascii_case("true"),
+            file_delete_delay_ms: at_least("file.delete.delay.ms", 0)?,
         })
     }
 }
 
-/// Checks a set of topic overrides: known keys with values of the right type and range.
+/// `compression.type` and the level of its codec (`compression.<codec>.level`).
+fn recompression(get: &dyn Fn(&str) -> String) -> Result<Option<Recompression>> {
+    let kind = get("compression.type");
+    let level = |k: &str| -> Result<i32> {
+        let v = get(k);
+        v.parse().map_err(|_| bad(k, &v, "expected an integer"))
+    };
+    let codec = match kind.as_str() {
+        "producer" => return Ok(None),
+        "uncompressed" => Codec::None,
+        "gzip" => Codec::Gzip,
+        "snappy" => Codec::Snappy,
+        "lz4" => Codec::Lz4,
+        "zstd" => Codec::Zstd,
+        _ => {
+            return Err(bad(
+                "compression.type",
+                &kind,
+                "expected producer, uncompressed, gzip, snappy, lz4 or zstd",
+            ))
+        }
+    };
+    let level = match codec {
+        Codec::Gzip => level("compression.gzip.level")?,
+        Codec::Lz4 => level("compression.lz4.level")?,
+        Codec::Zstd => level("compression.zstd.level")?,
+        Codec::None | Codec::Snappy => 0,
+    };
+    Ok(Some(Recompression { codec, level }))
+}
+
+/// Checks a set of topic overrides as Kafka does (`LogConfig.validate`): every key one Kafka
+/// defines, every value of its type and within its validator, then Kafka's cross-key rules;
+/// then that Runnel can turn them into log settings.
 pub fn validate_overrides(
     defaults: &TopicDefaults,
     overrides: &BTreeMap<String, String>,
 ) -> Result<()> {
     for (k, v) in overrides {
-        let d = find(k).ok_or_else(|| anyhow::anyhow!("unknown topic config '{k}'"))?;
-        validate_value(k, d.kind, v)?;
+        if find(k).is_none() && kafka::topic(k).is_none() {
+            anyhow::bail!("Unknown topic config name: {k}");
+        }
+        kafka::check_topic_value(k, v).map_err(|e| anyhow::anyhow!(e))?;
+    }
+    let effective = |k: &str| -> Option<i64> {
+        overrides
+            .get(k)
+            .map(String::as_str)
+            .or_else(|| defaults.get(k))?
+            .trim()
+            .parse()
+            .ok()
+    };
+    if let (Some(min), Some(max)) = (
+        effective("min.compaction.lag.ms"),
+        effective("max.compaction.lag.ms"),
+    ) {
+        if min > max {
+            anyhow::bail!(
+                "conflict topic config setting min.compaction.lag.ms ({min}) > max.compaction.lag.ms ({max})"
+            );
+        }
+    }
+    if overrides
+        .get("remote.storage.enable")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    {
+        anyhow::bail!(TIERED_STORAGE_DISABLED);
     }
     defaults.log_config(overrides).map(|_| ())
 }

@@ -1,12 +1,12 @@
-//! AlterConfigs (legacy, non-incremental): each TOPIC resource's override set is replaced by
-//! exactly the configs given (keys not named go back to their defaults), as in Kafka.
-//!
-//! BROKER resources are refused with INVALID_REQUEST ("cannot update these configs
-//! dynamically"), the code Kafka gives for read-only broker configs: Runnel has no dynamic
-//! broker configs, every broker key is fixed at start-up.
+//! AlterConfigs (legacy, non-incremental): each resource's set is replaced by exactly the
+//! configs given (keys not named go back to their defaults), as in Kafka: a TOPIC's overrides,
+//! or a BROKER's dynamic configs (this broker's for its id, the cluster default for `""`).
+//! Broker keys Kafka cannot change at run time are refused with INVALID_REQUEST, as Kafka does
+//! (see [`crate::config::dynamic`]).
 
-use super::describe_configs::{broker_target, RESOURCE_BROKER, RESOURCE_TOPIC};
+use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::str_bytes;
+use crate::config::dynamic::Target;
 use crate::error::BrokerError;
 use crate::state::topics::validate_topic_name;
 use crate::state::BrokerState;
@@ -35,6 +35,8 @@ pub async fn handle(
                 let mut out = AlterConfigsResourceResponse::default();
                 out.resource_type = r.resource_type;
                 out.resource_name = r.resource_name.clone();
+                // Kafka answers null, not "", when there is no error.
+                out.error_message = None;
                 let outcome =
                     if duplicates.contains(&(r.resource_type, r.resource_name.to_string())) {
                         Err(BrokerError::InvalidRequest(format!(
@@ -59,19 +61,34 @@ pub async fn handle(
     response
 }
 
-/// The error for any attempt to change broker configs.
-pub(super) fn broker_alter(
-    state: &BrokerState,
-    name: &str,
-    keys: Vec<String>,
-) -> Result<(), BrokerError> {
-    broker_target(state, name)?;
-    if keys.is_empty() {
-        return Ok(());
+/// The level a BROKER resource of an alter request names, with Kafka's messages for others.
+pub(super) fn alter_target(state: &BrokerState, name: &str) -> Result<Target, BrokerError> {
+    if name.is_empty() {
+        return Ok(Target::ClusterDefault);
     }
-    Err(BrokerError::InvalidRequest(format!(
-        "Cannot update these configs dynamically: {keys:?} (Runnel has no dynamic broker configs; set them at start-up)"
-    )))
+    let node = state.config.node_id;
+    match name.parse::<i32>() {
+        Ok(id) if id == node => Ok(Target::ThisBroker),
+        Ok(_) => Err(BrokerError::InvalidRequest(format!(
+            "Unexpected broker id, expected {node}, but received {name}"
+        ))),
+        Err(_) => Err(BrokerError::InvalidRequest(format!(
+            "Node id must be an integer, but it is: {name}"
+        ))),
+    }
+}
+
+/// Kafka's answer to a key named twice in one resource.
+pub(super) fn duplicate_keys<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), BrokerError> {
+    let mut seen = HashSet::new();
+    for n in names {
+        if !seen.insert(n) {
+            return Err(BrokerError::InvalidRequest(
+                "Error due to duplicate config keys".to_string(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn alter_one(
@@ -86,15 +103,9 @@ fn alter_one(
             if state.topics.get(name).is_none() {
                 return Err(BrokerError::UnknownTopicOrPartition);
             }
+            duplicate_keys(r.configs.iter().map(|c| c.name.as_str()))?;
             let mut overrides = BTreeMap::new();
-            let mut seen = HashSet::new();
             for c in &r.configs {
-                if !seen.insert(c.name.as_str()) {
-                    return Err(BrokerError::InvalidRequest(format!(
-                        "Error due to duplicate config keys: {}",
-                        c.name.as_str()
-                    )));
-                }
                 // A null value leaves the key out, i.e. back to its default.
                 if let Some(v) = &c.value {
                     overrides.insert(c.name.to_string(), v.to_string());
@@ -102,11 +113,16 @@ fn alter_one(
             }
             state.topics.set_overrides(name, overrides, validate_only)
         }
-        RESOURCE_BROKER => broker_alter(
-            state,
-            name,
-            r.configs.iter().map(|c| c.name.to_string()).collect(),
-        ),
+        RESOURCE_BROKER => {
+            let target = alter_target(state, name)?;
+            duplicate_keys(r.configs.iter().map(|c| c.name.as_str()))?;
+            let level: BTreeMap<String, String> = r
+                .configs
+                .iter()
+                .filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string())))
+                .collect();
+            state.alter_broker_configs(target, validate_only, |_| Ok(level))
+        }
         other => Err(BrokerError::InvalidRequest(format!(
             "Unsupported resource type: {other}"
         ))),

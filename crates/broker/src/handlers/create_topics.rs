@@ -27,6 +27,8 @@ pub async fn handle(
             .map(|t| {
                 let mut r = CreatableTopicResult::default();
                 r.name = t.name.clone();
+                // Kafka answers null, not "", when there is no error.
+                r.error_message = None;
                 let outcome = if duplicates.contains(t.name.as_str()) {
                     Err(BrokerError::InvalidRequest(format!(
                         "topic '{}' appears more than once in the request",
@@ -50,6 +52,7 @@ pub async fn handle(
                                     c.value = e.value.map(str_bytes);
                                     c.read_only = e.read_only;
                                     c.config_source = e.source as i8;
+                                    c.is_sensitive = e.sensitive;
                                     c
                                 })
                                 .collect(),

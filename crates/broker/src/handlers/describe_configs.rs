@@ -2,10 +2,12 @@
 //! source, synonyms (on request) and documentation (v3+, on request).
 //!
 //! A BROKER resource is named by this broker's node id. As in Kafka, the empty name means the
-//! cluster-wide dynamic defaults; Runnel has no dynamic broker configs, so that list is empty.
+//! cluster-wide dynamic defaults: only the keys set there are listed.
 
 use super::str_bytes;
-use crate::config::describe::{broker_entries, topic_entries, ConfigEntry};
+use crate::config::describe::{
+    broker_entries, cluster_default_entries, topic_entries, ConfigEntry,
+};
 use crate::error::BrokerError;
 use crate::state::topics::validate_topic_name;
 use crate::state::BrokerState;
@@ -100,7 +102,7 @@ fn describe_one(
             Ok(topic_entries(state, &topic))
         }
         RESOURCE_BROKER => match broker_target(state, name)? {
-            BrokerTarget::ClusterDefault => Ok(Vec::new()),
+            BrokerTarget::ClusterDefault => Ok(cluster_default_entries(state)),
             BrokerTarget::ThisBroker => Ok(broker_entries(state)),
         },
         other => Err(BrokerError::InvalidRequest(format!(
@@ -115,13 +117,17 @@ fn to_wire(
     include_documentation: bool,
 ) -> DescribeConfigsResourceResult {
     let mut c = DescribeConfigsResourceResult::default();
+    c.config_type = e.type_code();
     c.name = str_bytes(e.name);
     c.value = e.value.map(str_bytes);
     c.read_only = e.read_only;
     c.config_source = e.source as i8;
-    c.is_sensitive = false;
-    c.config_type = e.kind.wire_code();
-    c.documentation = include_documentation.then(|| str_bytes(e.doc));
+    c.is_sensitive = e.sensitive;
+    c.documentation = if include_documentation {
+        e.doc.map(str_bytes)
+    } else {
+        None
+    };
     if include_synonyms {
         c.synonyms = e
             .synonyms

@@ -1,15 +1,18 @@
 //! IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT applied to a TOPIC's current
-//! overrides, the result validated as a whole before anything changes.
+//! overrides or to a BROKER's dynamic configs (this broker's for its id, the cluster default
+//! for `""`), the result validated as a whole before anything changes.
 //!
 //! APPEND and SUBTRACT work on list configs (e.g. `cleanup.policy`), starting from the current
-//! override or, without one, the inherited default, as Kafka does. BROKER resources are refused
-//! with INVALID_REQUEST, as in [`super::alter_configs`]: Runnel has no dynamic broker configs.
+//! value at that level or, without one, Kafka's default of the key, as Kafka does (not the
+//! inherited broker value). Broker changes follow [`crate::config::dynamic`].
 
-use super::alter_configs::broker_alter;
+use super::alter_configs::{alter_target, duplicate_keys};
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::str_bytes;
 use crate::config::defs::ConfigType;
-use crate::config::topic;
+use crate::config::dynamic::{apply_ops, Op};
+use crate::config::validate::split_list;
+use crate::config::{kafka, topic};
 use crate::error::BrokerError;
 use crate::state::topics::validate_topic_name;
 use crate::state::BrokerState;
@@ -18,7 +21,6 @@ use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsRe
 use kafka_protocol::messages::{
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, RequestHeader,
 };
-use std::collections::HashSet;
 use std::sync::Arc;
 
 const OP_SET: i8 = 0;
@@ -45,6 +47,8 @@ pub async fn handle(
                 let mut out = AlterConfigsResourceResponse::default();
                 out.resource_type = r.resource_type;
                 out.resource_name = r.resource_name.clone();
+                // Kafka answers null, not "", when there is no error.
+                out.error_message = None;
                 let key = (r.resource_type, r.resource_name.to_string());
                 let outcome = if duplicates.contains(&key) {
                     Err(BrokerError::InvalidRequest(format!(
@@ -75,27 +79,28 @@ fn alter_one(
     validate_only: bool,
 ) -> Result<(), BrokerError> {
     let name = r.resource_name.as_str();
-    let mut seen = HashSet::new();
+    duplicate_keys(r.configs.iter().map(|c| c.name.as_str()))?;
+    let mut ops = Vec::with_capacity(r.configs.len());
     for c in &r.configs {
-        if !seen.insert(c.name.as_str()) {
-            return Err(BrokerError::InvalidRequest(format!(
-                "Error due to duplicate config keys: {}",
-                c.name.as_str()
-            )));
-        }
-        if !(OP_SET..=OP_SUBTRACT).contains(&c.config_operation) {
-            return Err(BrokerError::InvalidRequest(format!(
-                "Unknown config operation {} for config {}",
-                c.config_operation,
-                c.name.as_str()
-            )));
-        }
-        if c.config_operation != OP_DELETE && c.value.is_none() {
-            return Err(BrokerError::InvalidRequest(format!(
-                "Null value not supported for : {}",
-                c.name.as_str()
-            )));
-        }
+        let key = c.name.as_str();
+        let value = c.value.as_ref().map(|v| v.as_str());
+        let op = match (c.config_operation, value) {
+            (OP_DELETE, _) => Op::Delete,
+            (OP_SET..=OP_SUBTRACT, None) => {
+                return Err(BrokerError::InvalidRequest(format!(
+                    "Null value not supported for : {key}"
+                )))
+            }
+            (OP_SET, Some(v)) => Op::Set(v),
+            (OP_APPEND, Some(v)) => Op::Append(v),
+            (OP_SUBTRACT, Some(v)) => Op::Subtract(v),
+            (other, _) => {
+                return Err(BrokerError::InvalidRequest(format!(
+                    "Unknown config operation {other} for config {key}"
+                )))
+            }
+        };
+        ops.push((key, op));
     }
     match r.resource_type {
         RESOURCE_TOPIC => {
@@ -104,68 +109,78 @@ fn alter_one(
                 .topics
                 .get(name)
                 .ok_or(BrokerError::UnknownTopicOrPartition)?;
-            let mut overrides = topic.overrides.clone();
-            for c in &r.configs {
-                let key = c.name.as_str();
-                let def = topic::find(key).ok_or_else(|| {
-                    BrokerError::InvalidConfig(format!("Unknown topic config name: {key}"))
-                })?;
-                let value = c.value.as_ref().map(|v| v.as_str()).unwrap_or_default();
-                match c.config_operation {
-                    OP_SET => {
-                        overrides.insert(key.to_string(), value.to_string());
-                    }
-                    OP_DELETE => {
-                        overrides.remove(key);
-                    }
-                    op => {
-                        if def.kind != ConfigType::List {
-                            let verb = if op == OP_APPEND {
-                                "append"
-                            } else {
-                                "subtract"
-                            };
-                            return Err(BrokerError::InvalidConfig(format!(
-                                "Config value {verb} is not allowed for config key: {key}"
-                            )));
-                        }
-                        let current = overrides
-                            .get(key)
-                            .cloned()
-                            .or_else(|| state.topics.defaults.get(key).map(str::to_string))
-                            .unwrap_or_default();
-                        let mut list = split_list(&current);
-                        let given = split_list(value);
-                        if op == OP_APPEND {
-                            for v in given {
-                                if !list.contains(&v) {
-                                    list.push(v);
-                                }
-                            }
-                        } else {
-                            list.retain(|v| !given.contains(v));
-                        }
-                        overrides.insert(key.to_string(), list.join(","));
-                    }
-                }
-            }
+            let overrides = apply_topic_ops(topic.overrides.clone(), &ops)?;
             state.topics.set_overrides(name, overrides, validate_only)
         }
-        RESOURCE_BROKER => broker_alter(
-            state,
-            name,
-            r.configs.iter().map(|c| c.name.to_string()).collect(),
-        ),
+        RESOURCE_BROKER => {
+            let target = alter_target(state, name)?;
+            state.alter_broker_configs(target, validate_only, |current| apply_ops(current, &ops))
+        }
         other => Err(BrokerError::InvalidRequest(format!(
             "Unsupported resource type: {other}"
         ))),
     }
 }
 
-fn split_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-        .collect()
+/// Kafka's topic rules: an unknown key is INVALID_CONFIG (deleting one is a no-op), APPEND and
+/// SUBTRACT only on LIST keys, starting from the override or Kafka's default of the key.
+fn apply_topic_ops(
+    mut overrides: std::collections::BTreeMap<String, String>,
+    ops: &[(&str, Op<'_>)],
+) -> Result<std::collections::BTreeMap<String, String>, BrokerError> {
+    for &(key, op) in ops {
+        let kafka_def = kafka::topic(key);
+        let kind = kafka_def
+            .map(|d| d.kind)
+            .or_else(|| topic::find(key).map(|d| d.kind));
+        let Some(kind) = kind else {
+            if op == Op::Delete {
+                continue;
+            }
+            return Err(BrokerError::InvalidConfig(format!(
+                "Unknown topic config name: {key}"
+            )));
+        };
+        match op {
+            Op::Set(v) => {
+                overrides.insert(key.to_string(), v.to_string());
+            }
+            Op::Delete => {
+                overrides.remove(key);
+            }
+            Op::Append(v) | Op::Subtract(v) => {
+                let verb = if matches!(op, Op::Append(_)) {
+                    "APPEND"
+                } else {
+                    "SUBTRACT"
+                };
+                if kind != ConfigType::List {
+                    return Err(BrokerError::InvalidConfig(format!(
+                        "Can't {verb} to key {key} because its type is not LIST."
+                    )));
+                }
+                let current = overrides
+                    .get(key)
+                    .cloned()
+                    .or_else(|| kafka_def.and_then(|d| d.default).map(str::to_string))
+                    .unwrap_or_default();
+                let mut list: Vec<String> = split_list(&current)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect();
+                let given = split_list(v);
+                if matches!(op, Op::Append(_)) {
+                    for g in given {
+                        if !list.iter().any(|i| i == g) {
+                            list.push(g.to_string());
+                        }
+                    }
+                } else {
+                    list.retain(|i| !given.contains(&i.as_str()));
+                }
+                overrides.insert(key.to_string(), list.join(","));
+            }
+        }
+    }
+    Ok(overrides)
 }

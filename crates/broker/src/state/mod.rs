@@ -1,17 +1,19 @@
 //! Broker state shared by every connection: configuration, cluster identity, the topic
 //! registry, producer-id allocation and the connection limits.
 
+mod broker_configs;
 pub mod partition;
 pub mod partition_dirs;
 pub mod producers;
 pub mod topics;
 
+use crate::config::dynamic::Layers;
 use crate::config::topic::TopicDefaults;
 use crate::config::BrokerConfig;
 use crate::coordinator::{GroupConfig, GroupCoordinator, OFFSETS_TOPIC};
 use anyhow::{Context, Result};
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 use topics::TopicRegistry;
@@ -32,6 +34,12 @@ pub struct BrokerState {
     pub background_slots: Arc<Semaphore>,
     /// `log.cleaner.threads`: partitions compacted at once.
     pub cleaner_slots: Arc<Semaphore>,
+    /// The permits `background_slots` is sized to (it changes with dynamic configs).
+    background_threads: AtomicUsize,
+    /// Dynamic broker configs (see [`crate::config::dynamic`]); `config` has those of start-up.
+    dynamic: parking_lot::RwLock<Layers>,
+    /// Serialises dynamic broker config changes.
+    broker_config_changes: parking_lot::Mutex<()>,
     next_producer_id: AtomicI64,
     producer_id_limit: parking_lot::Mutex<i64>,
 }
@@ -75,6 +83,9 @@ impl BrokerState {
             network: Arc::new(crate::network::Network::new(&config)),
             background_slots: Arc::new(Semaphore::new(config.background_threads)),
             cleaner_slots: Arc::new(Semaphore::new(config.log_cleaner_threads)),
+            background_threads: AtomicUsize::new(config.background_threads),
+            dynamic: parking_lot::RwLock::new(config.dynamic.clone()),
+            broker_config_changes: parking_lot::Mutex::new(()),
             cluster_id,
             topics,
             groups,

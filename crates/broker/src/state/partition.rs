@@ -9,6 +9,7 @@ use super::producers::{ProducerStates, SequenceCheck};
 use crate::error::{BrokerError, BrokerResult};
 use bytes::Bytes;
 use parking_lot::Mutex;
+use runnel_log::recompress::recompress;
 use runnel_log::validate::{validate_produce, ValidationRules};
 use runnel_log::{AppendOptions, FileRegion, Log, LogConfig};
 use runnel_protocol::records::ReadLimits;
@@ -160,6 +161,19 @@ impl Partition {
         if header.is_transactional() {
             return Err(BrokerError::TransactionsUnsupported);
         }
+        // `compression.type` naming a codec: the batch is stored in it, as Kafka does.
+        let recompressed = match &config.compression {
+            Some(target) => recompress(
+                records,
+                &header,
+                target,
+                rules.limits,
+                config.max_message_bytes,
+                &topic_partition,
+            )?,
+            None => None,
+        };
+        let records = recompressed.as_deref().unwrap_or(records);
         let mut inner = self.inner.lock();
         if let SequenceCheck::Duplicate(dup) = inner.producers.check(&header)? {
             return Ok(Appended {

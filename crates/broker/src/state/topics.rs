@@ -55,7 +55,8 @@ pub struct RegistryLimits {
 pub struct TopicRegistry {
     log_dirs: Vec<PathBuf>,
     meta_dir: PathBuf,
-    pub defaults: TopicDefaults,
+    /// The broker-level defaults; replaced when a dynamic broker config changes.
+    defaults: RwLock<Arc<TopicDefaults>>,
     limits: RegistryLimits,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     /// Serialises create/delete/alter so two admin requests cannot interleave on one topic.
@@ -107,7 +108,7 @@ impl TopicRegistry {
         let registry = TopicRegistry {
             log_dirs,
             meta_dir,
-            defaults,
+            defaults: RwLock::new(Arc::new(defaults)),
             limits,
             topics: RwLock::new(HashMap::new()),
             admin: Mutex::new(()),
@@ -120,7 +121,7 @@ impl TopicRegistry {
             }
             let file: TopicFile = serde_json::from_slice(&std::fs::read(&path)?)
                 .map_err(|e| anyhow::anyhow!("corrupt topic file {}: {e}", path.display()))?;
-            let config = registry.defaults.log_config(&file.overrides)?;
+            let config = registry.defaults().log_config(&file.overrides)?;
             let mut partitions =
                 Vec::with_capacity(file.partitions.clamp(0, MAX_PARTITIONS_PER_TOPIC) as usize);
             for p in 0..file.partitions {
@@ -142,6 +143,37 @@ impl TopicRegistry {
             partition_dirs::remove_strays(d, &owned);
         }
         Ok(registry)
+    }
+
+    /// The broker-level defaults topics inherit now.
+    pub fn defaults(&self) -> Arc<TopicDefaults> {
+        self.defaults.read().clone()
+    }
+
+    /// Replaces the broker-level defaults (a dynamic broker config changed) and applies the
+    /// result to every topic's logs. Nothing changes unless every topic's settings convert and
+    /// `commit` (which persists the change) succeeds; admin changes wait meanwhile.
+    pub fn change_defaults(
+        &self,
+        defaults: TopicDefaults,
+        commit: impl FnOnce() -> BrokerResult<()>,
+    ) -> BrokerResult<()> {
+        let _guard = self.admin.lock();
+        let mut configs = Vec::new();
+        for topic in self.list() {
+            let config = defaults
+                .log_config(&topic.overrides)
+                .map_err(|e| BrokerError::InvalidRequest(format!("topic {}: {e}", topic.name)))?;
+            configs.push((topic, config));
+        }
+        commit()?;
+        *self.defaults.write() = Arc::new(defaults);
+        for (topic, config) in configs {
+            for p in &topic.partitions {
+                p.with_log(|log| log.set_config(config.clone()));
+            }
+        }
+        Ok(())
     }
 
     /// Claims the partition's directory for topic `id` (see [`partition_dirs::claim`]) and
@@ -267,7 +299,7 @@ impl TopicRegistry {
                 "number of partitions {partitions} must be between 1 and {MAX_PARTITIONS_PER_TOPIC}"
             )));
         }
-        validate_overrides(&self.defaults, overrides)
+        validate_overrides(&self.defaults(), overrides)
             .map_err(|e| BrokerError::InvalidConfig(e.to_string()))
     }
 
@@ -287,7 +319,7 @@ impl TopicRegistry {
             self.check_partition_limit(partitions)?;
         }
         let config = self
-            .defaults
+            .defaults()
             .log_config(&overrides)
             .map_err(|e| BrokerError::InvalidConfig(e.to_string()))?;
         let id = Uuid::new_v4();
@@ -363,7 +395,7 @@ impl TopicRegistry {
             return Ok(());
         }
         let config = self
-            .defaults
+            .defaults()
             .log_config(&topic.overrides)
             .map_err(|e| BrokerError::InvalidConfig(e.to_string()))?;
         let mut partitions = topic.partitions.clone();
@@ -391,13 +423,13 @@ impl TopicRegistry {
     ) -> BrokerResult<()> {
         let _guard = self.admin.lock();
         let topic = self.get(name).ok_or(BrokerError::UnknownTopicOrPartition)?;
-        validate_overrides(&self.defaults, &overrides)
+        validate_overrides(&self.defaults(), &overrides)
             .map_err(|e| BrokerError::InvalidConfig(e.to_string()))?;
         if validate_only {
             return Ok(());
         }
         let config = self
-            .defaults
+            .defaults()
             .log_config(&overrides)
             .map_err(|e| BrokerError::InvalidConfig(e.to_string()))?;
         for p in &topic.partitions {

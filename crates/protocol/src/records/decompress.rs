@@ -109,6 +109,19 @@ pub(crate) fn open<'a>(
     Ok(Box::new(Bounded::new(raw, limit_bytes)))
 }
 
+/// Decompresses a whole compressed records section into `out` (which grows only as output
+/// arrives), failing once more than `limit_bytes` come out. For the broker's recompression to a
+/// topic's `compression.type`, after the batch passed validation under the same limit.
+pub fn decompress_into(
+    codec: i16,
+    compressed: &[u8],
+    limit_bytes: u64,
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
+    open(codec, compressed, limit_bytes)?.read_to_end(out)?;
+    Ok(())
+}
+
 /// The xerial-snappy stream header Java's `SnappyOutputStream` writes (magic, version, compat).
 const XERIAL_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
 const XERIAL_HEADER_BYTES: usize = 16;
