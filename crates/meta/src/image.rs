@@ -28,8 +28,8 @@ pub struct Image {
     next_producer_id: i64,
     /// The newest block each broker was given.
     producer_id_blocks: BTreeMap<BrokerId, ProducerIdBlock>,
-    /// The log index of the last entry applied (0: none).
-    last_applied_index: u64,
+    /// The log index of the last entry applied (openraft's first entry has index 0).
+    last_applied_index: Option<u64>,
 }
 
 impl Image {
@@ -67,18 +67,18 @@ impl Image {
     pub fn producer_id_block(&self, broker_id: BrokerId) -> Option<&ProducerIdBlock> {
         self.producer_id_blocks.get(&broker_id)
     }
-    pub fn last_applied_index(&self) -> u64 {
+    pub fn last_applied_index(&self) -> Option<u64> {
         self.last_applied_index
     }
 
     /// Records that the entry at `index` was applied (also for entries with no command).
     pub fn advance(&mut self, index: u64) {
         assert!(
-            index > self.last_applied_index,
-            "log index must grow: applying {index} after {}",
+            self.last_applied_index.is_none_or(|last| index > last),
+            "log index must grow: applying {index} after {:?}",
             self.last_applied_index
         );
-        self.last_applied_index = index;
+        self.last_applied_index = Some(index);
     }
 
     /// Applies the command in the log entry at `index`. On error the image is unchanged

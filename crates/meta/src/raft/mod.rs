@@ -62,7 +62,7 @@ pub struct RaftQuorum {
     images: watch::Receiver<Arc<Image>>,
     times: Arc<PeerTimes>,
     local_address: std::net::SocketAddr,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl RaftQuorum {
@@ -142,10 +142,10 @@ impl RaftQuorum {
             }
         }
         let propose_timeout = Duration::from_millis(config.propose_timeout_ms);
-        let tasks = vec![
+        let tasks = parking_lot::Mutex::new(vec![
             tokio::spawn(network::serve(listener, raft.clone(), propose_timeout)),
             tokio::spawn(track_caught_up(raft.clone(), times.clone())),
-        ];
+        ]);
         Ok(RaftQuorum {
             node_id: config.node_id,
             raft,
@@ -188,8 +188,11 @@ impl RaftQuorum {
 
     /// Stops the engine and the listener; connections to peers close.
     pub async fn shutdown(&self) {
-        for task in &self.tasks {
+        let tasks: Vec<_> = self.tasks.lock().drain(..).collect();
+        for task in tasks {
             task.abort();
+            // Awaited so the listener is closed (its port free) when this returns.
+            let _ = task.await;
         }
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "metadata quorum shutdown");
@@ -234,7 +237,7 @@ impl RaftQuorum {
 
 impl Drop for RaftQuorum {
     fn drop(&mut self) {
-        for task in &self.tasks {
+        for task in self.tasks.lock().iter() {
             task.abort();
         }
     }
