@@ -49,6 +49,8 @@ struct Inner {
     committed: Option<LogId<NodeId>>,
     /// A vote write failed: refuse everything after (fail closed).
     failed: bool,
+    /// Set at shutdown, so nothing left running writes after a restart reopened the directory.
+    closed: bool,
 }
 
 /// The durable metadata log; cheap to clone (the reader openraft asks for is a clone).
@@ -85,6 +87,7 @@ impl LogStore {
             purged,
             committed,
             failed: false,
+            closed: false,
         };
         Ok((
             LogStore {
@@ -92,6 +95,11 @@ impl LogStore {
             },
             recovery,
         ))
+    }
+
+    /// Waits for an operation in progress (it holds the lock) and refuses any later one.
+    pub fn close(&self) {
+        self.inner.lock().closed = true;
     }
 
     /// Number of segment files (for tests of purging).
@@ -111,6 +119,12 @@ impl LogStore {
 
 impl Inner {
     fn check_usable(&self) -> StoreResult<()> {
+        if self.closed {
+            return Err(io_error(
+                io::Error::other("metadata log store closed"),
+                true,
+            ));
+        }
         if self.failed {
             return Err(io_error(
                 io::Error::other("metadata log store failed earlier; refusing I/O"),

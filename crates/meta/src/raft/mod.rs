@@ -63,6 +63,8 @@ pub struct RaftQuorum {
     times: Arc<PeerTimes>,
     local_address: std::net::SocketAddr,
     tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
+    log_store: LogStore,
+    state_machine: StateMachine,
 }
 
 impl RaftQuorum {
@@ -116,6 +118,7 @@ impl RaftQuorum {
             connect_timeout: Duration::from_millis(heartbeat_ms),
             times: times.clone(),
         };
+        let (store_handle, machine_handle) = (log_store.clone(), state_machine.clone());
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),
@@ -154,6 +157,8 @@ impl RaftQuorum {
             times,
             local_address,
             tasks,
+            log_store: store_handle,
+            state_machine: machine_handle,
         })
     }
 
@@ -197,6 +202,9 @@ impl RaftQuorum {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "metadata quorum shutdown");
         }
+        // openraft may leave a snapshot build running; after these nothing writes here.
+        self.log_store.close();
+        self.state_machine.close();
     }
 
     fn peer_address(&self, leader: NodeId) -> Option<String> {
@@ -240,6 +248,8 @@ impl Drop for RaftQuorum {
         for task in self.tasks.lock().iter() {
             task.abort();
         }
+        self.log_store.close();
+        self.state_machine.close();
     }
 }
 

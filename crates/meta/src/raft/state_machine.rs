@@ -46,6 +46,8 @@ struct Inner {
     /// The newest snapshot: its meta and the serialized image.
     snapshot: Option<(SnapshotMeta<NodeId, BasicNode>, Vec<u8>)>,
     images: watch::Sender<Arc<Image>>,
+    /// Set at shutdown: a snapshot build openraft left running must not write after it.
+    closed: bool,
 }
 
 #[derive(Clone)]
@@ -81,6 +83,7 @@ impl StateMachine {
             membership,
             snapshot,
             images,
+            closed: false,
         };
         Ok((
             StateMachine {
@@ -91,12 +94,23 @@ impl StateMachine {
     }
 }
 
+impl StateMachine {
+    /// Waits for a write in progress (it holds the lock) and refuses any later one, so a
+    /// restarted node in the same directory is the only writer.
+    pub fn close(&self) {
+        self.inner.lock().closed = true;
+    }
+}
+
 impl Inner {
     fn persist_snapshot(
         &mut self,
         meta: SnapshotMeta<NodeId, BasicNode>,
         image: Image,
     ) -> StoreResult<Vec<u8>> {
+        if self.closed {
+            return Err(sm_error(io::Error::other("state machine closed")));
+        }
         let data = serde_json::to_vec(&image).map_err(sm_error)?;
         let file = serde_json::to_vec(&SnapshotFile {
             meta: meta.clone(),
