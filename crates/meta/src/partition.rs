@@ -169,3 +169,69 @@ impl PartitionRecord {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(leader: Option<BrokerId>, isr: &[BrokerId]) -> PartitionChange {
+        PartitionChange {
+            leader,
+            isr: isr.to_vec(),
+            replicas: None,
+        }
+    }
+
+    #[test]
+    fn changes_that_break_leader_in_isr_within_replicas_are_refused_and_change_nothing() {
+        let mut p = PartitionRecord::new(0, vec![1, 2, 3]).unwrap();
+        let before = p.clone();
+        let leader_outside = p.apply_change(0, 0, &change(Some(3), &[1, 2]));
+        assert!(
+            matches!(leader_outside, Err(CommandError::InvalidPartitionChange(_))),
+            "{leader_outside:?}"
+        );
+        let isr_outside = p.apply_change(0, 0, &change(Some(1), &[1, 4]));
+        assert!(
+            matches!(isr_outside, Err(CommandError::InvalidPartitionChange(_))),
+            "{isr_outside:?}"
+        );
+        let duplicate = p.apply_change(0, 0, &change(Some(1), &[1, 1]));
+        assert!(
+            matches!(duplicate, Err(CommandError::InvalidPartitionChange(_))),
+            "{duplicate:?}"
+        );
+        assert_eq!(p, before);
+        assert!(
+            PartitionRecord::new(0, vec![]).is_err()
+                && PartitionRecord::new(0, vec![1, 1]).is_err()
+        );
+    }
+
+    #[test]
+    fn the_leader_epoch_grows_only_with_a_new_leader_and_the_partition_epoch_always() {
+        let mut p = PartitionRecord::new(0, vec![1, 2, 3]).unwrap();
+        p.apply_change(0, 0, &change(Some(1), &[1, 2])).unwrap(); // ISR shrink, same leader
+        assert_eq!((p.leader_epoch(), p.partition_epoch()), (0, 1));
+        p.apply_change(1, 0, &change(Some(2), &[1, 2])).unwrap();
+        assert_eq!(
+            (p.leader(), p.leader_epoch(), p.partition_epoch()),
+            (Some(2), 1, 2)
+        );
+        p.apply_change(2, 1, &change(None, &[])).unwrap(); // offline
+        assert_eq!(
+            (p.leader(), p.leader_epoch(), p.partition_epoch()),
+            (None, 2, 3)
+        );
+        let moved = PartitionChange {
+            leader: Some(5),
+            isr: vec![5],
+            replicas: Some(vec![5, 6]),
+        };
+        p.apply_change(3, 2, &moved).unwrap();
+        assert_eq!(
+            (p.replicas(), p.isr(), p.leader_epoch()),
+            (&[5, 6][..], &[5][..], 3)
+        );
+    }
+}

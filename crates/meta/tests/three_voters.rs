@@ -205,3 +205,79 @@ async fn producer_id_blocks_never_overlap_across_proposals_from_different_nodes(
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voter_that_missed_purged_entries_catches_up_from_a_snapshot() {
+    let mut cluster = Cluster::start(&IDS).await;
+    let leader = cluster.leader_among(&IDS).await;
+    let behind = IDS.iter().copied().find(|id| *id != leader).unwrap();
+    cluster.kill(behind).await;
+    for i in 0..80 {
+        cluster
+            .node(leader)
+            .propose(topic(&format!("t{i}")))
+            .await
+            .unwrap();
+    }
+    // The leader snapshotted and purged: the log's first segment, holding what the stopped
+    // voter lacks, is gone, so only a snapshot can bring it back.
+    let leader_dir = cluster.configs[&leader].log_dir.clone();
+    let first_segment = leader_dir.join(format!("{:020}.log", 0));
+    let status = wait_status(cluster.node(leader), |_| !first_segment.exists()).await;
+    assert!(status.high_watermark > 80, "{status:?}");
+
+    cluster.restart(behind).await;
+    let caught_up = wait_image(cluster.node(behind), |image| {
+        image.topic_by_name("t79").is_some()
+    })
+    .await;
+    assert_eq!(caught_up.topics().count(), 80);
+    assert_eq!(
+        caught_up.topic_by_name("t0"),
+        cluster.node(leader).image().topic_by_name("t0")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_added_as_a_learner_follows_the_log_and_is_listed_as_an_observer() {
+    let cluster = Cluster::start(&IDS).await;
+    let leader = cluster.leader_among(&IDS).await;
+    cluster
+        .node(leader)
+        .propose(topic("seen-by-observer"))
+        .await
+        .unwrap();
+    let voters = IDS
+        .iter()
+        .map(|id| (*id, cluster.configs[id].voters[id].clone()))
+        .collect();
+    let mut config = support::fast(runnel_meta::MetaConfig::new(
+        4,
+        voters,
+        cluster.dir.path().join("node-4"),
+    ));
+    config.listener = Some(format!("127.0.0.1:{}", support::free_port()));
+    let observer = runnel_meta::RaftQuorum::start(config)
+        .await
+        .expect("start observer");
+    let address = observer.local_address().to_string();
+    cluster.node(leader).add_learner(4, address).await.unwrap();
+
+    wait_image(&observer, |image| {
+        image.topic_by_name("seen-by-observer").is_some()
+    })
+    .await;
+    let status = wait_status(cluster.node(leader), |s| {
+        s.observers
+            .iter()
+            .any(|o| o.node_id == 4 && o.log_end_offset == Some(s.high_watermark))
+    })
+    .await;
+    assert_eq!(
+        status.voters.len(),
+        3,
+        "the observer does not vote: {status:?}"
+    );
+    assert!(!observer.status().voters.iter().any(|v| v.node_id == 4));
+    observer.shutdown().await;
+}

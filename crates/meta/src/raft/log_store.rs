@@ -213,8 +213,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let last = inner.last_log_id()?;
         Ok(inner
             .committed
-            .filter(|c| Some(c.index) <= last.map(|l| l.index))
-            .or(None))
+            .filter(|c| Some(c.index) <= last.map(|l| l.index)))
     }
 
     async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> StoreResult<()>

@@ -83,6 +83,8 @@ pub fn fast(mut config: MetaConfig) -> MetaConfig {
     config.fetch_timeout_ms = 600;
     config.propose_timeout_ms = 5_000;
     config.snapshot_interval_entries = 20;
+    // Small segments, so purging after a snapshot deletes files.
+    config.segment_size_bytes = 4096;
     config
 }
 
