@@ -26,6 +26,10 @@ pub enum ProposeError {
     /// No answer in time: the command may or may not commit later.
     #[error("no commit within {timeout_ms} ms; the outcome is unknown")]
     Timeout { timeout_ms: u64 },
+    /// Sent to the leader, but the answer was lost (the leader failed or the link broke): the
+    /// command may or may not commit.
+    #[error("outcome unknown: {0}")]
+    Indeterminate(String),
     /// The quorum node stopped (shut down, or a storage error made it stop).
     #[error("metadata quorum stopped: {0}")]
     Stopped(String),

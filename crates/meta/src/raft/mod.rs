@@ -28,7 +28,9 @@ use crate::config::{MetaConfig, NodeId};
 use crate::image::Image;
 use crate::quorum::{CommandOutcome, MetadataQuorum, ProposeError, QuorumStatus, ReplicaStatus};
 use crate::records::{Applied, Command};
-use network::{now_ms, NetworkFactory, PeerClient, PeerTimes, WireRequest, WireResponse};
+use network::{
+    now_ms, CallError, NetworkFactory, PeerClient, PeerTimes, WireRequest, WireResponse,
+};
 
 openraft::declare_raft_types!(
     /// openraft's types for the metadata quorum.
@@ -227,7 +229,7 @@ impl RaftQuorum {
         let address = self.peer_address(leader).ok_or(ProposeError::NotLeader {
             leader: Some(leader),
         })?;
-        let mut client = PeerClient::new(leader, address, timeout, self.times.clone());
+        let mut client = PeerClient::new(leader, address, timeout / 2, self.times.clone());
         match client
             .call(&WireRequest::Propose(command.clone()), timeout)
             .await
@@ -236,9 +238,14 @@ impl RaftQuorum {
             Ok(_) => Err(ProposeError::Refused(format!(
                 "unexpected answer from node {leader}"
             ))),
-            Err(_) => Err(ProposeError::NotLeader {
+            // Never sent: safe to retry once the leader is known again.
+            Err(CallError::Connect(_)) => Err(ProposeError::NotLeader {
                 leader: Some(leader),
             }),
+            // Sent, answer lost: retrying could apply it twice, so the caller decides.
+            Err(e) => Err(ProposeError::Indeterminate(format!(
+                "forwarded to node {leader}: {e}"
+            ))),
         }
     }
 }
