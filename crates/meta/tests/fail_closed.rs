@@ -4,7 +4,7 @@
 
 use runnel_meta::store::SegmentLog;
 
-const LIMIT_BYTES: u64 = 2048;
+const LIMIT_BYTES: libc::rlim_t = 2048;
 
 fn set_file_size_limit(bytes: u64) {
     let limit = libc::rlimit {
@@ -33,9 +33,9 @@ fn a_failed_write_makes_the_log_refuse_all_later_io_and_a_reopen_keeps_what_was_
             Err(e) => Some(e),
         })
         .expect("a write past the limit fails");
-    set_file_size_limit(libc::RLIM_INFINITY as u64);
+    set_file_size_limit(libc::RLIM_INFINITY);
     assert!(
-        !acknowledged.is_empty() && (acknowledged.len() as u64) * 116 <= LIMIT_BYTES,
+        !acknowledged.is_empty() && acknowledged.len() as u64 * 116 <= LIMIT_BYTES,
         "{acknowledged:?}: {error}"
     );
 
