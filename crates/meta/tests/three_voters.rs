@@ -281,3 +281,41 @@ async fn an_observer_added_as_a_learner_follows_the_log_and_is_listed_as_an_obse
     assert!(!observer.status().voters.iter().any(|v| v.node_id == 4));
     observer.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_accepts_but_never_answers_costs_timeouts_not_a_hung_quorum() {
+    let cluster = Cluster::start(&IDS).await;
+    let leader = cluster.leader_among(&IDS).await;
+    let hung = IDS.iter().copied().find(|id| *id != leader).unwrap();
+    cluster.set_links(hung, support::Link::BlackHole);
+    // The leader's calls to the hung peer time out; the other follower and it still commit.
+    for i in 0..5 {
+        let applied = cluster
+            .node(leader)
+            .propose(topic(&format!("while-hung-{i}")))
+            .await;
+        assert!(
+            matches!(applied, Ok(Applied::TopicCreated { .. })),
+            "{applied:?}"
+        );
+    }
+    // The hung node's own proposal (its forward or its election) ends in an error, in time.
+    let started = std::time::Instant::now();
+    let stuck = cluster
+        .node(hung)
+        .propose(topic("from-the-hung-node"))
+        .await;
+    assert!(stuck.is_err(), "{stuck:?}");
+    let limit_ms = cluster.configs[&hung].propose_timeout_ms + 1_000;
+    assert!(
+        started.elapsed().as_millis() < u128::from(limit_ms),
+        "answered within the propose timeout: {:?}",
+        started.elapsed()
+    );
+
+    cluster.set_links(hung, support::Link::Open);
+    wait_image(cluster.node(hung), |image| {
+        image.topic_by_name("while-hung-4").is_some()
+    })
+    .await;
+}

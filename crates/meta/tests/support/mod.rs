@@ -15,11 +15,21 @@ use tokio::task::JoinHandle;
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// Forwards connections to `target` until blocked; blocking closes the open connections and
-/// closes new ones at once, so the link is down in the direction this proxy carries.
+/// What a proxy does with the link it carries (one direction: connections from one node to
+/// another).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    Open,
+    /// Open connections are closed, new ones closed at once (a peer that refuses).
+    Drop,
+    /// Open connections are closed, new ones accepted and never answered (a peer that hangs).
+    BlackHole,
+}
+
+/// Forwards connections to `target` while its link is open.
 pub struct Proxy {
     pub address: SocketAddr,
-    blocked: Arc<watch::Sender<bool>>,
+    link: Arc<watch::Sender<Link>>,
     task: JoinHandle<()>,
 }
 
@@ -27,17 +37,23 @@ impl Proxy {
     pub async fn start(target: SocketAddr) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let address = listener.local_addr().expect("proxy address");
-        let blocked = Arc::new(watch::channel(false).0);
-        let state = blocked.clone();
+        let link = Arc::new(watch::channel(Link::Open).0);
+        let state = link.clone();
         let task = tokio::spawn(async move {
+            let mut held = Vec::new();
             loop {
                 let Ok((client, _)) = listener.accept().await else {
                     continue;
                 };
-                if *state.borrow() {
-                    continue; // dropped: closed at once
+                match *state.borrow() {
+                    Link::Drop => continue, // dropped: closed at once
+                    Link::BlackHole => {
+                        held.push(client); // kept open, never read
+                        continue;
+                    }
+                    Link::Open => held.clear(),
                 }
-                let mut unblocked = state.subscribe();
+                let mut changed = state.subscribe();
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(target).await else {
                         return;
@@ -45,20 +61,24 @@ impl Proxy {
                     let (mut client, mut server) = (client, server);
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = unblocked.wait_for(|b| *b) => {}
+                        _ = changed.wait_for(|l| *l != Link::Open) => {}
                     }
                 });
             }
         });
         Proxy {
             address,
-            blocked,
+            link,
             task,
         }
     }
 
+    pub fn set(&self, link: Link) {
+        self.link.send_replace(link);
+    }
+
     pub fn set_blocked(&self, blocked: bool) {
-        self.blocked.send_replace(blocked);
+        self.set(if blocked { Link::Drop } else { Link::Open });
     }
 }
 
@@ -163,6 +183,15 @@ impl Cluster {
         for ((from, to), proxy) in &self.links {
             if *from == id || *to == id {
                 proxy.set_blocked(cut);
+            }
+        }
+    }
+
+    /// Sets every link to and from `id`.
+    pub fn set_links(&self, id: NodeId, link: Link) {
+        for ((from, to), proxy) in &self.links {
+            if *from == id || *to == id {
+                proxy.set(link);
             }
         }
     }
