@@ -145,23 +145,33 @@ def _run_java(cmd: list[str], input: str | None, timeout: float) -> subprocess.C
 
 # --------------------------------------------------------------------------- Java driver
 def driver_classes() -> Path:
-    """The compiled Java driver, compiled now if its sources or Kafka's version changed."""
+    """The compiled Java driver as a jar, built now if its sources or Kafka's version changed.
+
+    A jar, not a directory of classes: a JVM that loaded classes from a directory on its
+    classpath cannot dump the class archive at exit (`-XX:ArchiveClassesAtExit` fails with
+    "non-empty directory" and the JVM exits 1), so a driver run that happened to be the
+    session's first JVM failed."""
     sources = sorted(JAVA_SRC.glob("*.java"))
     libs = kafka_libs()
     stamp_value = _digest(sources, extra=str(libs))
     out = CACHE / "java-driver"
     stamp = out / ".stamp"
+    jar = out / "driver.jar"
     with _locked("java-driver"):
-        if stamp.exists() and stamp.read_text() == stamp_value:
-            return out / "classes"
+        if stamp.exists() and stamp.read_text() == stamp_value and jar.exists():
+            return jar
         shutil.rmtree(out, ignore_errors=True)
         (out / "classes").mkdir(parents=True)
         r = subprocess.run([_java_bin("javac"), "-nowarn", "-d", str(out / "classes"), "-cp", str(libs / "*"),
                             *map(str, sources)], capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError(f"javac failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        r = subprocess.run([_java_bin("jar"), "--create", "--file", str(jar), "-C", str(out / "classes"), "."],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"jar failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
         stamp.write_text(stamp_value)
-    return out / "classes"
+    return jar
 
 
 def driver_cmd(*args: str, may_dump: bool = False) -> list[str]:

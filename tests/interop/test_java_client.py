@@ -192,9 +192,6 @@ def test_java_admin_client_operations(broker_factory):
     assert steps["describe_deleted_topic"]["exception"] == "UnknownTopicOrPartitionException"
 
 
-@pytest.mark.runnel_diverges("DescribeConfigs of broker 1: Kafka 4.4 returns about 350 entries with "
-                             "message.max.bytes writable (read_only false: a dynamic config); Runnel returns 52, "
-                             "every one read_only (no dynamic broker configs)")
 def test_broker_describe_configs_lists_every_kafka_broker_config_with_dynamic_ones_writable(broker):
     from conftest import _describe_broker
     entries = _describe_broker(broker.bootstrap)
