@@ -192,3 +192,28 @@ async fn an_offset_commit_to_a_stuck_consumer_offsets_partition_leaves_the_worke
     assert_eq!(resp.topics[0].partitions[0].error_code, 0);
     broker.shutdown().await;
 }
+
+/// Produce appends on the worker's own thread (`block_in_place`), having handed the worker's
+/// other connections to another thread: a stuck append must not hold them up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_produce_to_a_stuck_partition_leaves_the_worker_free() {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    let broker = TestBroker::start(&[]).await;
+    let mut c = broker.client().await;
+    c.create_topic("t", 1, &[]).await;
+    let p = broker.handle.state().topics.partition("t", 0).unwrap();
+    let mut pd = PartitionProduceData::default();
+    pd.index = 0;
+    pd.records = Some(simple_batch(3));
+    let mut td = TopicProduceData::default();
+    td.name = topic_name("t");
+    td.partition_data = vec![pd];
+    let mut req = ProduceRequest::default();
+    req.acks = -1;
+    req.timeout_ms = 10_000;
+    req.topic_data = vec![td];
+    let resp = check_worker_stays_free(&broker, p, req, 9).await;
+    let part = &resp.responses[0].partition_responses[0];
+    assert_eq!((part.error_code, part.base_offset), (0, 0));
+    broker.shutdown().await;
+}

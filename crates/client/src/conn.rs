@@ -349,13 +349,38 @@ impl Connection {
         api: i16,
         timeout: Duration,
     ) -> Result<Bytes> {
+        let rx = self.submit(id, frame, api).await?;
+        self.response(id, api, rx, tokio::time::Instant::now() + timeout, timeout)
+            .await
+    }
+
+    /// Writes a framed request; its response comes on the returned channel.
+    async fn submit(
+        &self,
+        id: i32,
+        frame: Vec<Bytes>,
+        api: i16,
+    ) -> Result<oneshot::Receiver<Result<Bytes>>> {
         let (tx, rx) = oneshot::channel();
         self.pending.lock().insert(id, tx);
         if let Err(e) = self.write(frame, api).await {
             self.pending.lock().remove(&id);
             return Err(e);
         }
-        match tokio::time::timeout(timeout, rx).await {
+        Ok(rx)
+    }
+
+    /// Waits for the response to request `id` until `deadline` (`timeout` after it was
+    /// written). On a timeout the connection is closed, as the Java client does.
+    async fn response(
+        &self,
+        id: i32,
+        api: i16,
+        rx: oneshot::Receiver<Result<Bytes>>,
+        deadline: tokio::time::Instant,
+        timeout: Duration,
+    ) -> Result<Bytes> {
+        match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(ClientError::Disconnected {
                 addr: self.addr.clone(),
@@ -382,14 +407,24 @@ impl Connection {
     }
 
     /// Sends a Produce request, its batches written straight from the producer's buffers.
-    pub async fn send_produce(&self, req: &ProduceRequest) -> Result<ProduceResponse> {
+    pub async fn send_produce(self: &Arc<Self>, req: &ProduceRequest) -> Result<ProduceResponse> {
+        self.submit_produce(req).await?.response().await
+    }
+
+    /// Writes a Produce request now and returns what waits for its response. Requests
+    /// submitted one after the other are on the wire in that order (the idempotent producer's
+    /// sequence numbers depend on it); their responses may be awaited later, concurrently.
+    pub async fn submit_produce(self: &Arc<Self>, req: &ProduceRequest) -> Result<InFlight> {
         let (id, version, frame) = self.produce_frame(req)?;
         let api = ApiKey::Produce as i16;
-        let mut body = self.exchange(id, frame, api, self.request_timeout).await?;
-        ResponseHeader::decode(&mut body, ProduceResponse::header_version(version))
-            .map_err(|e| ClientError::Protocol(format!("response header: {e}")))?;
-        ProduceResponse::decode(&mut body, version)
-            .map_err(|e| ClientError::Protocol(format!("response body: {e}")))
+        let rx = self.submit(id, frame, api).await?;
+        Ok(InFlight {
+            conn: self.clone(),
+            id,
+            version,
+            rx,
+            deadline: tokio::time::Instant::now() + self.request_timeout,
+        })
     }
 
     /// Sends a Produce request with acks=0: the broker does not answer.
@@ -404,6 +439,31 @@ impl Connection {
         let v = self.version(api)?;
         let (_, frame) = self.frame(req, v)?;
         self.write(vec![frame], R::KEY).await
+    }
+}
+
+/// A Produce request on the wire, waiting for its response (see
+/// [`Connection::submit_produce`]); `request.timeout.ms` runs from when it was written.
+pub struct InFlight {
+    conn: Arc<Connection>,
+    id: i32,
+    version: i16,
+    rx: oneshot::Receiver<Result<Bytes>>,
+    deadline: tokio::time::Instant,
+}
+
+impl InFlight {
+    pub async fn response(self) -> Result<ProduceResponse> {
+        let api = ApiKey::Produce as i16;
+        let timeout = self.conn.request_timeout;
+        let mut body = self
+            .conn
+            .response(self.id, api, self.rx, self.deadline, timeout)
+            .await?;
+        ResponseHeader::decode(&mut body, ProduceResponse::header_version(self.version))
+            .map_err(|e| ClientError::Protocol(format!("response header: {e}")))?;
+        ProduceResponse::decode(&mut body, self.version)
+            .map_err(|e| ClientError::Protocol(format!("response body: {e}")))
     }
 }
 

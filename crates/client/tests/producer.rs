@@ -732,3 +732,47 @@ async fn a_record_for_a_partition_added_after_metadata_was_cached_is_sent_there(
     let back = read_all(&b, "grows", 2, 1).await;
     assert_eq!(back[0].value.as_deref(), Some(&b"b"[..]));
 }
+
+/// Idempotent batches of one partition must reach the broker in sequence order: each request
+/// written out of order is refused with OUT_OF_ORDER_SEQUENCE_NUMBER and retried after a
+/// backoff. Several runtime threads make a reordering of concurrently sent requests likely.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_idempotent_requests_in_flight_are_all_accepted_in_order_with_no_retry() {
+    let b = TestBroker::start().await;
+    b.admin().await.create_topic("t", 1, &[]).await.unwrap();
+    let p = Producer::connect(b.producer_config(&[("batch.size", "16384")]))
+        .await
+        .unwrap();
+    let n = 4000;
+    let mut futs = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut value = vec![0u8; 1024];
+        value[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        futs.push(
+            p.enqueue(ProducerRecord::new("t").value(value))
+                .await
+                .unwrap(),
+        );
+    }
+    let mut offsets = Vec::with_capacity(n);
+    for f in futs {
+        offsets.push(f.await.unwrap().offset);
+    }
+    let acc = p.accumulator();
+    assert_eq!(
+        acc.batches_retried(),
+        0,
+        "batches retried; peak in flight {}",
+        acc.max_in_flight_seen()
+    );
+    assert!(
+        acc.max_in_flight_seen() > 1,
+        "peak in flight {}: the producer did not pipeline",
+        acc.max_in_flight_seen()
+    );
+    assert!(
+        offsets.iter().enumerate().all(|(i, o)| *o == i as i64),
+        "records landed out of send order: first offsets {:?}",
+        &offsets[..offsets.len().min(20)]
+    );
+}

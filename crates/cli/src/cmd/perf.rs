@@ -28,8 +28,10 @@ pub enum PerfCmd {
         /// Records per second; -1 for no limit.
         #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
         throughput: i64,
-        #[arg(long, default_value = "1")]
-        acks: String,
+        /// acks; unset, the producer's default (all, with idempotence), as in Kafka's
+        /// ProducerPerformance.
+        #[arg(long)]
+        acks: Option<String>,
         #[arg(long = "batch-size", default_value_t = 16384)]
         batch_size: usize,
         #[arg(long = "linger-ms", default_value_t = 5)]
@@ -90,11 +92,13 @@ pub async fn run(bootstrap: &str, cmd: PerfCmd) -> Result<()> {
             let (bs, lm) = (batch_size.to_string(), linger_ms.to_string());
             let mut pairs: Vec<(&str, &str)> = vec![
                 ("bootstrap.servers", bootstrap),
-                ("acks", &acks),
                 ("batch.size", &bs),
                 ("linger.ms", &lm),
                 ("compression.type", &compression),
             ];
+            if let Some(acks) = &acks {
+                pairs.push(("acks", acks));
+            }
             pairs.extend(props.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             let producer = Producer::connect(ProducerConfig::from_pairs(&pairs)?)
                 .await

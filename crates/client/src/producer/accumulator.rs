@@ -113,6 +113,8 @@ pub struct RecordAccumulator {
     pub(super) wake_sender: Notify,
     pub(super) all_done: Notify,
     pub(super) max_in_flight_seen: AtomicUsize,
+    /// Batches put back in their queue to be sent again.
+    pub(super) batches_retried: AtomicUsize,
 }
 
 impl RecordAccumulator {
@@ -126,12 +128,18 @@ impl RecordAccumulator {
             wake_sender: Notify::new(),
             all_done: Notify::new(),
             max_in_flight_seen: AtomicUsize::new(0),
+            batches_retried: AtomicUsize::new(0),
         }
     }
 
     /// The most Produce requests ever outstanding to one broker at once.
     pub fn max_in_flight_seen(&self) -> usize {
         self.max_in_flight_seen.load(Ordering::SeqCst)
+    }
+
+    /// How many times a batch was put back to be sent again (any error, any partition).
+    pub fn batches_retried(&self) -> usize {
+        self.batches_retried.load(Ordering::SeqCst)
     }
 
     /// Bytes of `buffer.memory` currently free.

@@ -14,11 +14,13 @@
 //! through retries with 5 in flight.
 //!
 //! Files: `accumulator.rs` (batches per partition, `buffer.memory`), `delivery.rs` (what a
-//! record's future waits on), `sender.rs` (the background task: drain, send, retry),
+//! record's future waits on), `dispatch.rs` (each broker's requests written in send order),
+//! `sender.rs` (the background task: drain, send, retry),
 //! this file (the `Producer` handle: partitioning, `send`, `flush`, `close`).
 
 mod accumulator;
 mod delivery;
+mod dispatch;
 mod sender;
 
 pub use accumulator::RecordAccumulator;

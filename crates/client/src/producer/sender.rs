@@ -2,6 +2,7 @@
 //! `max.in.flight.requests.per.connection`, and retries or completes batches from responses.
 
 use super::accumulator::{ProducerBatch, RecordAccumulator};
+use super::dispatch::{Dispatcher, Done};
 use super::Tp;
 use crate::cluster::{name, Cluster};
 use crate::config::{Acks, ProducerConfig};
@@ -25,7 +26,9 @@ struct SenderState {
     next_sequence: HashMap<Tp, i32>,
     in_flight_per_node: HashMap<i32, usize>,
     in_flight_per_tp: HashMap<Tp, usize>,
-    done_tx: mpsc::UnboundedSender<(i32, Vec<ProducerBatch>, Result<ProduceResponse>)>,
+    /// One per broker: writes its requests in the order they are made here.
+    dispatchers: HashMap<i32, Dispatcher>,
+    done_tx: mpsc::UnboundedSender<Done>,
 }
 
 impl SenderState {
@@ -220,20 +223,14 @@ impl SenderState {
         for b in &ok {
             *self.in_flight_per_tp.entry(b.tp.clone()).or_default() += 1;
         }
-        let (cluster, done, acks) = (self.cluster.clone(), self.done_tx.clone(), self.config.acks);
-        tokio::spawn(async move {
-            let result = async {
-                let conn = cluster.node(node).await?;
-                if acks == Acks::None {
-                    conn.send_produce_no_response(&req).await?;
-                    Ok(ProduceResponse::default())
-                } else {
-                    conn.send_produce(&req).await
-                }
-            }
-            .await;
-            let _ = done.send((node, ok, result));
-        });
+        let (cluster, done) = (&self.cluster, &self.done_tx);
+        let expect_response = self.config.acks != Acks::None;
+        self.dispatchers
+            .entry(node)
+            .or_insert_with(|| {
+                Dispatcher::start(node, cluster.clone(), expect_response, done.clone())
+            })
+            .send(req, ok);
     }
 
     fn handle(&mut self, node: i32, batches: Vec<ProducerBatch>, result: Result<ProduceResponse>) {
@@ -302,6 +299,9 @@ impl SenderState {
             }
         }
         if !retry.is_empty() {
+            self.acc
+                .batches_retried
+                .fetch_add(retry.len(), Ordering::SeqCst);
             let mut st = self.acc.state.lock();
             for (mut b, e) in retry {
                 tracing::debug!(topic = b.tp.0, partition = b.tp.1, attempt = b.attempts, error = %e, "retrying a batch");
@@ -352,6 +352,7 @@ pub(super) fn start(
         next_sequence: HashMap::new(),
         in_flight_per_node: HashMap::new(),
         in_flight_per_tp: HashMap::new(),
+        dispatchers: HashMap::new(),
         done_tx,
     };
     tokio::spawn(run_sender(state, done_rx, stop))
@@ -359,7 +360,7 @@ pub(super) fn start(
 
 async fn run_sender(
     mut s: SenderState,
-    mut done_rx: mpsc::UnboundedReceiver<(i32, Vec<ProducerBatch>, Result<ProduceResponse>)>,
+    mut done_rx: mpsc::UnboundedReceiver<Done>,
     stop: Arc<AtomicBool>,
 ) {
     let acc = s.acc.clone();
