@@ -1,5 +1,5 @@
 """Raw classic-group requests (kafka_raw's framing), at versions Kafka 4.x and Runnel both serve:
-JoinGroup v5 and v9, SyncGroup v3, Heartbeat v3, LeaveGroup v3, DescribeGroups v4, ListGroups v4
+JoinGroup v5 and v9, SyncGroup v3, Heartbeat v3, LeaveGroup v3, DescribeGroups v4 and v6, ListGroups v4
 (states filter), OffsetCommit v7, OffsetFetch v5, DeleteGroups v1. Each returns a dict or tuple
 of the answer's fields; schemas as in Kafka's clients/src/main/resources/common/message."""
 from __future__ import annotations
@@ -130,5 +130,23 @@ def join_group_v9(s, group: str, member_id: str = "", instance_id: str | None = 
         x.tagged_fields()
         return m
     out["members"] = r.compact_array(member) or []
+    r.tagged_fields()
+    return out
+
+
+def describe_group_v6(s, group: str) -> dict:
+    """DescribeGroups v6 (flexible, with error_message): the group's error, message and state."""
+    body = compact_array([compact_string(group)]) + i8(0) + uvarint(0)
+    r = _call(s, DESCRIBE, 6, body, flexible=True)
+    r.i32()
+
+    def g(x):
+        out = {"error_code": x.i16(), "error_message": x.compact_string(), "group_id": x.compact_string(),
+               "state": x.compact_string(), "protocol_type": x.compact_string(), "protocol": x.compact_string()}
+        out["members"] = x.compact_array(lambda y: None) or []  # only empty groups are asked here
+        out["authorized_operations"] = x.i32()
+        x.tagged_fields()
+        return out
+    (out,) = r.compact_array(g)
     r.tagged_fields()
     return out

@@ -139,6 +139,10 @@ def test_an_unknown_group_is_dead_has_no_offsets_and_cannot_be_deleted(port, top
     assert g.leave_group(grp.s, grp.id, [("nobody", None)]) == (NONE, [("nobody", None, UNKNOWN_MEMBER_ID)])
     assert g.offset_commit(grp.s, grp.id, 1, "nobody", topic) == ILLEGAL_GENERATION
     assert grp.describe() == (NONE, "Dead", "", "", [])  # none of that created the group
+    # From v6 an unknown group is GROUP_ID_NOT_FOUND, in Kafka's words.
+    assert g.describe_group_v6(grp.s, grp.id) == {
+        "error_code": GROUP_ID_NOT_FOUND, "error_message": f"Group {grp.id} not found.", "group_id": grp.id,
+        "state": "Dead", "protocol_type": "", "protocol": "", "members": [], "authorized_operations": NO_OPERATIONS}
 
 
 # --------------------------------------------------------------------------- the life of a group

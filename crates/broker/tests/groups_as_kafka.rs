@@ -218,3 +218,19 @@ async fn describe_groups_shows_the_last_assignment_while_the_group_rebalances() 
     assert_eq!(joining.await.unwrap().error_code, 0);
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn describe_groups_v6_of_an_unknown_group_is_group_id_not_found_in_kafkas_words() {
+    let (b, mut c) = broker().await;
+    let mut d = DescribeGroupsRequest::default();
+    d.groups = vec![GroupId(sb("nobody-here"))];
+    let r = c.send(&d, 6).await;
+    let g = &r.groups[0];
+    assert_eq!(g.error_code, 69, "GROUP_ID_NOT_FOUND");
+    assert_eq!(
+        g.error_message.as_deref(),
+        Some("Group nobody-here not found.")
+    );
+    assert_eq!(g.group_state.as_str(), "Dead");
+    b.shutdown().await;
+}
