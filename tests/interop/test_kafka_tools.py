@@ -14,7 +14,6 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-import pytest
 from confluent_kafka import TopicPartition
 
 from helpers import admin, consumer, create_topic, produce_and_wait, producer, topic_name, wait_for_partitions
@@ -107,9 +106,6 @@ def test_kafka_topics_creates_lists_alters_describes_and_deletes_a_topic(broker)
     assert f"Topic '{t}' does not exist as expected" in r.stdout
 
 
-@pytest.mark.runnel_diverges("kafka-topics --describe prints `Elr: \\tLastKnownElr: ` (empty lists) on Kafka, "
-                             "`Elr: N/A\\tLastKnownElr: N/A` on Runnel: TopicCommand reads ELRs with "
-                             "DescribeTopicPartitions (API 75), which Runnel does not implement")
 def test_kafka_topics_describe_shows_empty_eligible_leader_replicas(broker):
     t = create_topic(broker.bootstrap, partitions=1)
     out = tool(broker, "kafka-topics", "--describe", "--topic", t).stdout.splitlines()
@@ -161,18 +157,12 @@ def test_kafka_configs_describes_broker_configs(broker):
         assert any(l.startswith(line) for l in every), (line, [l for l in every if l.split("=")[0] == line.split("=")[0]])
 
 
-@pytest.mark.runnel_diverges("broker.id: Kafka shows `broker.id=1 ... {STATIC_BROKER_CONFIG:broker.id=1, "
-                             "DEFAULT_CONFIG:broker.id=-1}` (KRaft sets it to node.id), Runnel "
-                             "`broker.id=-1 ... {DEFAULT_CONFIG:broker.id=-1}`")
 def test_kafka_configs_shows_broker_id_equal_to_node_id(broker):
     every = tool(broker, "kafka-configs", "--entity-type", "brokers", "--entity-name", "1", "--describe",
                  "--all").stdout.splitlines()
     assert any(l.startswith("  broker.id=1 sensitive=false") for l in every), [l for l in every if "broker.id" in l]
 
 
-@pytest.mark.runnel_diverges("dynamic broker configs: Kafka applies `--add-config log.cleaner.threads=2` (per broker) "
-                             "and `log.retention.ms` (cluster default); Runnel answers INVALID_REQUEST "
-                             "'Cannot update these configs dynamically' for every key (no dynamic broker configs)")
 def test_kafka_configs_alters_broker_configs_per_broker_and_as_cluster_default(broker):
     one = ("--entity-type", "brokers", "--entity-name", "1")
     default = ("--entity-type", "brokers", "--entity-default")

@@ -89,6 +89,13 @@ pub enum BrokerError {
     UnsupportedCoordinatorKeyType(i8),
     #[error("{0}")]
     InvalidTopicAppend(String),
+    /// A field value the request's version does not allow (e.g. a ListOffsets timestamp code
+    /// newer than the version).
+    #[error("{0}")]
+    UnsupportedVersion(String),
+    /// A request field Kafka fails on with an unexpected exception (an unknown isolation level).
+    #[error("{0}")]
+    UnknownServerError(String),
     #[error(transparent)]
     Validation(#[from] ValidationError),
     #[error(transparent)]
@@ -139,6 +146,8 @@ impl BrokerError {
             OffsetMetadataTooLarge(_) => ResponseError::OffsetMetadataTooLarge,
             UnsupportedCoordinatorKeyType(_) => ResponseError::InvalidRequest,
             InvalidTopicAppend(_) => ResponseError::InvalidTopicException,
+            UnsupportedVersion(_) => ResponseError::UnsupportedVersion,
+            UnknownServerError(_) => ResponseError::UnknownServerError,
             Validation(v) => match v {
                 ValidationError::TooLarge(_) => ResponseError::MessageTooLarge,
                 ValidationError::Corrupt(_) => ResponseError::CorruptMessage,

@@ -186,3 +186,25 @@ async fn empty_configuration_keys_list_also_returns_every_config() {
     assert!(r.configs.is_empty(), "unknown keys are left out");
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn broker_id_is_the_node_id_as_a_static_broker_config_as_in_kafka_kraft() {
+    let b = TestBroker::start(&[("node.id", "7")]).await;
+    let mut c = b.client().await;
+    let r = describe(&mut c, BROKER, "7", Some(&["broker.id"]), true, false, 4).await;
+    assert_eq!(r.error_code, 0);
+    let e = entry(&r, "broker.id");
+    assert_eq!(e.value.as_deref(), Some("7"));
+    assert_eq!(e.config_source, 4, "STATIC_BROKER_CONFIG");
+    let synonyms: Vec<(&str, Option<&str>, i8)> = e
+        .synonyms
+        .iter()
+        .map(|s| (s.name.as_str(), s.value.as_deref(), s.source))
+        .collect();
+    assert_eq!(
+        synonyms,
+        vec![("broker.id", Some("7"), 4), ("broker.id", Some("-1"), 5)],
+        "Kafka: {{STATIC_BROKER_CONFIG:broker.id=7, DEFAULT_CONFIG:broker.id=-1}}"
+    );
+    b.shutdown().await;
+}

@@ -64,6 +64,7 @@ fn check(api: ApiKey, version: i16, buf: Bytes) {
         ApiKey::DeleteRecords => d!(DeleteRecordsResponse),
         ApiKey::DescribeCluster => d!(DescribeClusterResponse),
         ApiKey::DescribeLogDirs => d!(DescribeLogDirsResponse),
+        ApiKey::DescribeTopicPartitions => d!(DescribeTopicPartitionsResponse),
         ApiKey::FindCoordinator => d!(FindCoordinatorResponse),
         ApiKey::JoinGroup => d!(JoinGroupResponse),
         ApiKey::SyncGroup => d!(SyncGroupResponse),

@@ -123,6 +123,14 @@ pub fn sample_request_body(api: ApiKey, version: i16) -> Vec<u8> {
             r.topics = Some(vec![t]);
             enc(&r, version)
         }
+        ApiKey::DescribeTopicPartitions => {
+            let mut t = describe_topic_partitions_request::TopicRequest::default();
+            t.name = name();
+            let mut r = DescribeTopicPartitionsRequest::default();
+            r.topics = vec![t];
+            r.response_partition_limit = 2000;
+            enc(&r, version)
+        }
         ApiKey::FindCoordinator => {
             let mut r = FindCoordinatorRequest::default();
             if version >= 4 {

@@ -101,6 +101,7 @@ fn decode_as(api: ApiKey, version: i16, body: &[u8]) -> bool {
         ApiKey::DeleteRecords => try_decode!(DeleteRecordsRequest),
         ApiKey::DescribeCluster => try_decode!(DescribeClusterRequest),
         ApiKey::DescribeLogDirs => try_decode!(DescribeLogDirsRequest),
+        ApiKey::DescribeTopicPartitions => try_decode!(DescribeTopicPartitionsRequest),
         ApiKey::FindCoordinator => try_decode!(FindCoordinatorRequest),
         ApiKey::JoinGroup => try_decode!(JoinGroupRequest),
         ApiKey::SyncGroup => try_decode!(SyncGroupRequest),

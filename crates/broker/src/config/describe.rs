@@ -236,8 +236,15 @@ impl BrokerLevels<'_> {
     }
 }
 
-fn levels(state: &BrokerState) -> (Layers, &BTreeMap<String, String>) {
-    (state.dynamic_configs(), &state.config.explicit)
+/// The dynamic layers and the static properties. As in Kafka KRaft, whose `KafkaConfig` copies
+/// `node.id` into `broker.id` when that is unset, `broker.id` is a static property equal to
+/// the node id (so `kafka-configs --describe --all` shows `broker.id=1`, STATIC_BROKER_CONFIG).
+fn levels(state: &BrokerState) -> (Layers, BTreeMap<String, String>) {
+    let mut explicit = state.config.explicit.clone();
+    explicit
+        .entry("broker.id".to_string())
+        .or_insert_with(|| state.config.node_id.to_string());
+    (state.dynamic_configs(), explicit)
 }
 
 /// Every config of this broker (`"1"`).
@@ -245,7 +252,7 @@ pub fn broker_entries(state: &BrokerState) -> Vec<ConfigEntry> {
     let (dynamic, explicit) = levels(state);
     BrokerLevels {
         dynamic: &dynamic,
-        explicit,
+        explicit: &explicit,
     }
     .broker_entries()
 }
@@ -255,7 +262,7 @@ pub fn cluster_default_entries(state: &BrokerState) -> Vec<ConfigEntry> {
     let (dynamic, explicit) = levels(state);
     BrokerLevels {
         dynamic: &dynamic,
-        explicit,
+        explicit: &explicit,
     }
     .cluster_default_entries()
 }
@@ -266,7 +273,7 @@ pub fn topic_entries(state: &BrokerState, topic: &Topic) -> Vec<ConfigEntry> {
     let (dynamic, explicit) = levels(state);
     let levels = BrokerLevels {
         dynamic: &dynamic,
-        explicit,
+        explicit: &explicit,
     };
     let defaults = state.topics.defaults();
     let mut names: BTreeSet<&str> = KAFKA_TOPIC_CONFIGS

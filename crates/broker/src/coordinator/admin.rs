@@ -35,11 +35,8 @@ impl GroupCoordinator {
                     } else {
                         Bytes::new()
                     },
-                    assignment: if stable {
-                        m.assignment.clone()
-                    } else {
-                        Bytes::new()
-                    },
+                    // Kafka shows the last assignment in every state (describeNoMetadata).
+                    assignment: m.assignment.clone(),
                 })
                 .collect(),
         }))

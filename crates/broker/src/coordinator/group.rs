@@ -46,6 +46,9 @@ pub struct JoinResult {
     pub member_id: String,
     /// Only for the leader: every member's metadata for the chosen protocol.
     pub members: Vec<JoinedMember>,
+    /// JoinGroup v9+ (KIP-814): the leader is a restarted static member of a Stable group and
+    /// must not compute a new assignment.
+    pub skip_assignment: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +68,7 @@ impl JoinResult {
             leader: String::new(),
             member_id: member_id.to_string(),
             members: vec![],
+            skip_assignment: false,
         }
     }
 }

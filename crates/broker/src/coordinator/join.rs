@@ -103,6 +103,7 @@ impl GroupCoordinator {
                     } else {
                         vec![]
                     },
+                    skip_assignment: false,
                 });
             }
         }
@@ -140,6 +141,7 @@ impl GroupCoordinator {
             } else {
                 vec![]
             },
+            skip_assignment: false,
         }
     }
 
@@ -391,7 +393,19 @@ impl GroupCoordinator {
         match g.state {
             GroupState::Stable if same => {
                 self.persist_group(g);
-                Ok(Self::current_join_result(g, &new_id))
+                let mut r = Self::current_join_result(g, &new_id);
+                if r.leader == new_id {
+                    if p.supports_skip_assignment {
+                        r.skip_assignment = true;
+                    } else {
+                        // Before KIP-814 a client that is told it leads computes and syncs a
+                        // new assignment: as Kafka does, name the old member id as the leader,
+                        // so the restarted leader acts as a follower and keeps its assignment.
+                        r.leader = old_id.to_string();
+                        r.members.clear();
+                    }
+                }
+                Ok(r)
             }
             _ => {
                 let params = JoinParams {

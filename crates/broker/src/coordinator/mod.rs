@@ -104,6 +104,8 @@ pub struct JoinParams {
     pub protocols: Vec<(String, Bytes)>,
     /// v4+: a dynamic member's first join gets MEMBER_ID_REQUIRED.
     pub require_known_member_id: bool,
+    /// v9+: the answer can carry `skip_assignment` (KIP-814).
+    pub supports_skip_assignment: bool,
 }
 
 /// One partition of an OffsetCommit, with the handler's topic/metadata checks already done.

@@ -22,9 +22,8 @@ impl GroupCoordinator {
             Ok(s) => s,
             Err(e) => return all(&|| same_error(&e)),
         };
-        if group_id.is_empty() {
-            return all(&|| BrokerError::InvalidGroupId);
-        }
+        // An empty group id is accepted, as by Kafka 4.4 (a simple consumer's commits under
+        // group ""); only the group membership APIs refuse it.
         let rx = {
             let mut st = shard.state.lock();
             let now = now_ms();

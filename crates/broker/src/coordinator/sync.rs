@@ -16,6 +16,9 @@ impl GroupCoordinator {
         protocol_name: Option<&str>,
         assignments: Vec<(String, Bytes)>,
     ) -> SyncResult {
+        if group_id.is_empty() {
+            return SyncResult::failed(BrokerError::InvalidGroupId);
+        }
         let rx = {
             let shard = match self.shard_of(group_id) {
                 Ok(s) => s,
@@ -124,6 +127,9 @@ impl GroupCoordinator {
         member_id: &str,
         group_instance_id: Option<&str>,
     ) -> BrokerResult<()> {
+        if group_id.is_empty() {
+            return Err(BrokerError::InvalidGroupId);
+        }
         let shard = self.shard_of(group_id)?;
         let mut st = shard.state.lock();
         let g = st
@@ -149,6 +155,9 @@ impl GroupCoordinator {
         group_id: &str,
         members: Vec<(String, Option<String>)>,
     ) -> BrokerResult<Vec<BrokerResult<()>>> {
+        if group_id.is_empty() {
+            return Err(BrokerError::InvalidGroupId);
+        }
         let shard = self.shard_of(group_id)?;
         let mut st = shard.state.lock();
         let Some(g) = st.groups.get_mut(group_id) else {
@@ -205,11 +214,13 @@ pub(super) fn validate_member(
     group_instance_id: Option<&str>,
     generation: i32,
 ) -> BrokerResult<()> {
+    // Kafka's ClassicGroup.validateMember: an instance id the group does not know is an
+    // unknown member; one held by another member id is fenced.
     if let Some(instance) = group_instance_id {
-        if let Some(id) = g.static_members.get(instance) {
-            if id != member_id {
-                return Err(BrokerError::FencedInstanceId);
-            }
+        match g.static_members.get(instance) {
+            None => return Err(BrokerError::UnknownMemberId),
+            Some(id) if id != member_id => return Err(BrokerError::FencedInstanceId),
+            Some(_) => {}
         }
     }
     if !g.members.contains_key(member_id) {

@@ -28,9 +28,10 @@ pub async fn handle(
             Ok(None) => {
                 d.group_state = str_bytes("Dead");
                 if version >= 6 {
-                    let e = BrokerError::GroupIdNotFound;
-                    d.error_code = e.wire_code();
-                    d.error_message = Some(str_bytes(e.to_string()));
+                    d.error_code = BrokerError::GroupIdNotFound.wire_code();
+                    // Kafka's words, which admin clients pass on to their users.
+                    d.error_message =
+                        Some(str_bytes(format!("Group {} not found.", id.0.as_str())));
                 }
             }
             Ok(Some(g)) => {

@@ -38,6 +38,7 @@ pub async fn handle(
             .map(|p| (p.name.to_string(), p.metadata))
             .collect(),
         require_known_member_id: version >= 4,
+        supports_skip_assignment: version >= 9,
     };
     // The join waits for the rest of the group without holding a request slot: the members it
     // waits for need slots to send their JoinGroups.
@@ -55,6 +56,7 @@ pub async fn handle(
     };
     resp.leader = str_bytes(r.leader);
     resp.member_id = str_bytes(r.member_id);
+    resp.skip_assignment = version >= 9 && r.skip_assignment;
     resp.members = r
         .members
         .into_iter()

@@ -17,6 +17,7 @@ mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
 mod describe_log_dirs;
+mod describe_topic_partitions;
 mod fetch;
 mod find_coordinator;
 mod heartbeat;
@@ -124,6 +125,9 @@ pub async fn handle(
         ApiKey::DeleteRecords => dispatch!(delete_records, DeleteRecordsRequest),
         ApiKey::DescribeCluster => dispatch!(describe_cluster, DescribeClusterRequest),
         ApiKey::DescribeLogDirs => dispatch!(describe_log_dirs, DescribeLogDirsRequest),
+        ApiKey::DescribeTopicPartitions => {
+            dispatch!(describe_topic_partitions, DescribeTopicPartitionsRequest)
+        }
         other => {
             return Err(HandleError::UnsupportedVersion {
                 api: other,
