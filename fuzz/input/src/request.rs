@@ -103,6 +103,8 @@ pub fn decode_body_of(api: ApiKey, version: i16, body: &mut Bytes) -> Result<(),
         ApiKey::CreatePartitions => decode!(CreatePartitionsRequest),
         ApiKey::DeleteRecords => decode!(DeleteRecordsRequest),
         ApiKey::DescribeCluster => decode!(DescribeClusterRequest),
+        ApiKey::DescribeLogDirs => decode!(DescribeLogDirsRequest),
+        ApiKey::DescribeTopicPartitions => decode!(DescribeTopicPartitionsRequest),
         other => panic!("the fuzz decode path does not know advertised API {other:?}"),
     }
 }
