@@ -56,7 +56,12 @@ async fn committed(c: &mut common::RawClient, group: &str) -> Vec<(i32, i64)> {
 #[tokio::test]
 async fn a_commit_of_three_partitions_is_stored_and_a_group_delete_removes_all_three() {
     let b = TestBroker::start(&[("offsets.topic.num.partitions", "3")]).await;
+    let deadline = std::time::Instant::now() + common::IO_TIMEOUT;
     while !b.handle.state().groups.is_loaded() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the group coordinator never loaded __consumer_offsets"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     b.handle
